@@ -1,0 +1,43 @@
+# KSBB Bot. `make run` and `make test` work on a fresh machine with Python 3.11+ and make.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PO     := $(wildcard locales/*/LC_MESSAGES/messages.po)
+MO     := $(PO:.po=.mo)
+KEYWORDS := -k N_ -k t -k say -k translate:2
+
+.PHONY: run test locales locales-extract locales-update clean
+
+run: $(VENV)/.installed-run $(MO)
+	$(BIN)/ksbb db upgrade
+	$(BIN)/ksbb run
+
+test: $(VENV)/.installed-test $(MO)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+$(BIN)/python:
+	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "KSBB Bot needs Python 3.11 or newer")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+$(VENV)/.installed-run: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e '.[test]'
+	touch $@ $(VENV)/.installed-run
+
+locales: $(MO)
+
+%.mo: %.po | $(VENV)/.installed-run
+	$(BIN)/pybabel compile -i $< -o $@ --statistics
+
+locales-extract: $(VENV)/.installed-run
+	$(BIN)/pybabel extract -F babel.cfg $(KEYWORDS) --no-default-keywords --no-location --sort-output --no-wrap -o locales/messages.pot bot handlers storage
+
+locales-update: locales-extract
+	$(BIN)/pybabel update -i locales/messages.pot -d locales -D messages --no-fuzzy-matching --no-wrap
+
+clean:
+	rm -rf $(VENV) $(MO)

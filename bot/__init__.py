@@ -1,0 +1,1 @@
+"""KSBB Bot: wiring, settings, channels, outbox sender, limiter, scheduler and CLI."""

@@ -1,0 +1,120 @@
+"""Wiring: one database, the engine, the limiter, senders and the scheduler, built from settings."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import sys
+import uuid
+from datetime import timedelta
+from pathlib import Path
+
+from bot.channels.local.chat import chat
+from bot.channels.local.transport import LocalTransport
+from bot.engine import Engine
+from bot.limiter import make_limiter
+from bot.scheduler import Scheduler, retention_duties
+from bot.sender import Sender, Transport
+from bot.settings import Settings
+from handlers import STEPS
+from handlers.dialog import Dialog
+from storage.db import Database
+
+
+def process_owner() -> str:
+    """A name for this process's leases, unique across machines and restarts."""
+    return f"{socket.gethostname()[:32]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class App:
+    """Everything one process needs, sharing one database engine."""
+
+    def __init__(self, settings: Settings, db: Database | None = None) -> None:
+        self.settings = settings
+        self.db = db or Database(settings.database_url)
+        self.owner = process_owner()
+        self.limiter = make_limiter(self.db, settings)
+        self.engine = Engine(
+            self.db,
+            Dialog(STEPS, idle_after=timedelta(minutes=settings.idle_reset_minutes)),
+            owner=self.owner,
+            default_locale=settings.default_locale,
+            lease_seconds=settings.sender_lease_seconds,
+        )
+
+    def sender(self, transports: list[Transport]) -> Sender:
+        s = self.settings
+        return Sender(
+            self.db,
+            transports,
+            self.limiter,
+            self.owner,
+            batch_size=s.sender_batch_size,
+            lease_seconds=s.sender_lease_seconds,
+            max_attempts=s.sender_max_attempts,
+            idle_seconds=s.sender_idle_seconds,
+        )
+
+    def scheduler(self) -> Scheduler:
+        return Scheduler(self.db, retention_duties(timedelta(hours=self.settings.retention_hours)))
+
+    def telegram(self):  # type: ignore[no-untyped-def]
+        """The Bot API client, or None without a token."""
+        if self.settings.telegram_bot_token is None:
+            return None
+        from bot.channels.telegram import make_bot
+
+        return make_bot(self.settings.telegram_bot_token.get_secret_value(), self.settings.telegram_api_base_url)
+
+    async def run_chat(self, user: str, with_scheduler: bool = False) -> None:
+        """The local chat on this terminal (and, for `make run`, the scheduler beside it)."""
+        transport = LocalTransport(sys.stdout, Path("ksbb-files"))
+        stop = asyncio.Event()
+        background = [asyncio.create_task(self.scheduler().run(stop))] if with_scheduler else []
+        try:
+            await chat(self.engine, self.sender([transport]), user, sys.stdin, sys.stdout)
+        finally:
+            stop.set()
+            await asyncio.gather(*background, return_exceptions=True)
+            await self.db.dispose()
+
+    async def run_telegram(self) -> None:
+        """Telegram polling, the sender and the scheduler in one asyncio loop, until SIGINT/SIGTERM."""
+        from bot.channels.telegram.commands import register_commands
+        from bot.channels.telegram.polling import Poller
+        from bot.channels.telegram.transport import TelegramTransport
+
+        bot = self.telegram()
+        stop = _stop_on_signals()
+        async with bot:
+            await register_commands(bot)
+            sender = self.sender([TelegramTransport(bot)])
+            poller = Poller(bot, self.engine, sender)
+            await asyncio.gather(poller.run(stop), sender.run(stop), self.scheduler().run(stop))
+        await self.db.dispose()
+
+    async def run_worker(self) -> None:
+        """Senders for every configured channel; the scheduler when this worker holds the lock."""
+        from bot.channels.telegram.transport import TelegramTransport
+
+        stop = _stop_on_signals()
+        bot = self.telegram()
+        transports: list[Transport] = [TelegramTransport(bot)] if bot else []
+        if bot:
+            await bot.initialize()
+        try:
+            await asyncio.gather(self.sender(transports).run(stop), self.scheduler().run(stop))
+        finally:
+            if bot:
+                await bot.shutdown()
+            await self.db.dispose()
+
+
+def _stop_on_signals() -> asyncio.Event:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    return stop

@@ -1,0 +1,64 @@
+"""`ksbb`: run the bot, chat in the terminal, run a worker, migrate the database."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import sys
+from pathlib import Path
+
+from bot import logs
+from bot.settings import SettingsError, load_settings
+
+ALEMBIC_INI = Path(__file__).resolve().parent.parent / "alembic.ini"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="ksbb", description="KSBB Bot")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("run", help="Telegram with a token, otherwise the local chat")
+    chat = commands.add_parser("chat", help="talk to the bot in this terminal")
+    chat.add_argument("--user", default=None, help="terminal user name (identity local:NAME)")
+    commands.add_parser("worker", help="outbox senders and the scheduler")
+    db = commands.add_parser("db", help="database commands")
+    db.add_argument("action", choices=["upgrade"])
+    args = parser.parse_args(argv)
+
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    chatting = args.command == "chat" or (args.command == "run" and settings.telegram_bot_token is None)
+    logs.configure("WARNING" if chatting else settings.log_level)
+
+    if args.command == "db":
+        return upgrade(settings.database_url)
+
+    from bot.app import App
+
+    app = App(settings)
+    if chatting:
+        user = getattr(args, "user", None) or getpass.getuser() or "warga"
+        asyncio.run(app.run_chat(user, with_scheduler=args.command == "run"))
+    elif args.command == "run":
+        asyncio.run(app.run_telegram())
+    else:
+        asyncio.run(app.run_worker())
+    return 0
+
+
+def upgrade(database_url: str) -> int:
+    """`alembic upgrade head` on the configured database."""
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config(str(ALEMBIC_INI))
+    config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
+    command.upgrade(config, "head")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

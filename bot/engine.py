@@ -1,0 +1,111 @@
+"""One inbound message, one transaction: dedupe record, locked conversation, flow step, outbox rows."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.exc import InterfaceError, OperationalError
+
+from bot.i18n import translate
+from bot.logs import pseudonym
+from bot.messages import Inbound, Reply
+from handlers.dialog import Context, Dialog
+from storage import outbox
+from storage.conversations import lock_conversation
+from storage.db import Database
+from storage.inbound import attach_person, record_inbound
+from storage.outbox import Priority
+from storage.people import find_identity, identify
+from storage.types import utcnow
+
+log = logging.getLogger(__name__)
+
+HANDLED, DUPLICATE, FAILED = "handled", "duplicate", "failed"
+
+
+class DatabaseUnavailable(Exception):
+    """The database could not be reached; the platform should deliver the update again."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: str
+    reply_ids: tuple[int, ...] = ()
+
+
+class Engine:
+    """Handles inbound messages exactly once, leaving the replies leased to this process."""
+
+    def __init__(
+        self, db: Database, dialog: Dialog, owner: str, default_locale: str, lease_seconds: float
+    ) -> None:
+        self.db = db
+        self.dialog = dialog
+        self.owner = owner
+        self.default_locale = default_locale
+        self.lease_seconds = lease_seconds
+
+    async def handle(self, message: Inbound) -> Outcome:
+        """Run the step in one transaction; on a bug, record the failure and apologise instead."""
+        try:
+            return await self._handle(message)
+        except (OperationalError, InterfaceError) as exc:
+            raise DatabaseUnavailable(str(exc.orig or exc)[:200]) from exc
+        except Exception:
+            log.exception("step failed for %s (update %s)", pseudonym(message.sender), message.platform_id)
+        try:
+            return await self._record_failure(message)
+        except (OperationalError, InterfaceError) as exc:
+            raise DatabaseUnavailable(str(exc.orig or exc)[:200]) from exc
+
+    async def _handle(self, message: Inbound) -> Outcome:
+        now = utcnow()
+        async with self.db.transaction() as session:
+            record_id = await record_inbound(
+                session, message.channel, message.bot, message.platform_id, HANDLED, now
+            )
+            if record_id is None:
+                return Outcome(DUPLICATE)
+            if not message.private:
+                row = self._row(message, Reply(translate(self.default_locale, "group.private_only")), None, now)
+                session.add(row)
+                await session.flush()
+                return Outcome(HANDLED, (row.id,))
+            identity = await identify(
+                session, message.sender, message.channel, message.address, self.default_locale, now
+            )
+            conversation = await lock_conversation(session, identity.person_id, now)
+            ctx = Context(session, identity.person, identity, now, dict(conversation.data))
+            await self.dialog.turn(ctx, conversation, message)
+            rows = [self._row(message, reply, identity.person_id, now) for reply in ctx.replies]
+            session.add_all(rows)
+            await session.flush()
+            await attach_person(session, record_id, identity.person_id)
+            return Outcome(HANDLED, tuple(row.id for row in rows))
+
+    async def _record_failure(self, message: Inbound) -> Outcome:
+        now = utcnow()
+        async with self.db.transaction() as session:
+            if await record_inbound(session, message.channel, message.bot, message.platform_id, FAILED, now) is None:
+                return Outcome(DUPLICATE)
+            identity = await find_identity(session, message.sender)
+            locale = identity.person.locale if identity else self.default_locale
+            row = self._row(message, Reply(translate(locale, "error.apology")), identity.person_id if identity else None, now)
+            session.add(row)
+            await session.flush()
+            return Outcome(FAILED, (row.id,))
+
+    def _row(self, message: Inbound, reply: Reply, person_id: int | None, now: datetime) -> outbox.Outbox:
+        return outbox.new_row(
+            channel=message.channel,
+            address=message.address,
+            body=reply.to_body(),
+            priority=Priority.REPLY,
+            now=now,
+            person_id=person_id,
+            lease_owner=self.owner,
+            lease_seconds=self.lease_seconds,
+        )
+

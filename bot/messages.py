@@ -1,0 +1,96 @@
+"""The neutral message model: what adapters turn platform updates into, and what flows answer."""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from storage.types import utcnow
+
+
+class Kind(StrEnum):
+    """What an inbound message carries."""
+
+    TEXT = "text"
+    CHOICE = "choice"
+    PHOTO = "photo"
+    LOCATION = "location"
+    CONTACT = "contact"
+    STICKER = "sticker"
+    VOICE = "voice"
+    OTHER = "other"
+
+
+@dataclass(frozen=True)
+class Contact:
+    phone: str
+    user_id: str | None = None  # the platform user the card belongs to, when known
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """One message from a person, as every channel delivers it."""
+
+    channel: str
+    bot: str
+    platform_id: str
+    sender: str  # identity key: telegram:<id>, whatsapp:+62…, local:<name>
+    address: str  # where replies go (a chat id, a phone number, a terminal user)
+    kind: Kind
+    text: str = ""
+    choice: str | None = None
+    photo: str | None = None
+    location: tuple[float, float] | None = None
+    contact: Contact | None = None
+    private: bool = True
+    received_at: datetime = field(default_factory=utcnow)
+
+
+@dataclass(frozen=True)
+class Choice:
+    """An option offered to the person: a key the flow understands and the label they see."""
+
+    key: str
+    label: str
+
+
+@dataclass(frozen=True)
+class Attachment:
+    filename: str
+    content: bytes
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One outgoing message: text with optional choices, image or document."""
+
+    text: str
+    choices: tuple[Choice, ...] = ()
+    image: Attachment | None = None
+    document: Attachment | None = None
+
+    def to_body(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"text": self.text}
+        if self.choices:
+            body["choices"] = [[c.key, c.label] for c in self.choices]
+        for name in ("image", "document"):
+            item: Attachment | None = getattr(self, name)
+            if item is not None:
+                body[name] = {"filename": item.filename, "content": base64.b64encode(item.content).decode()}
+        return body
+
+    @classmethod
+    def from_body(cls, body: dict[str, Any]) -> Reply:
+        def attachment(name: str) -> Attachment | None:
+            item = body.get(name)
+            return Attachment(item["filename"], base64.b64decode(item["content"])) if item else None
+
+        return cls(
+            text=body.get("text", ""),
+            choices=tuple(Choice(key, label) for key, label in body.get("choices", [])),
+            image=attachment("image"),
+            document=attachment("document"),
+        )

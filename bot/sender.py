@@ -1,0 +1,185 @@
+"""The outbox sender: leases rows, takes a token from the shared limiter, sends, records the outcome."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Iterable, Sequence
+from datetime import timedelta
+from itertools import groupby
+from typing import Protocol
+
+from sqlalchemy import update
+
+from bot.channels.errors import Permanent, Throttled, Unreachable
+from bot.limiter import Limiter
+from bot.messages import Reply
+from storage import outbox
+from storage.db import Database
+from storage.models import Identity, Outbox
+from storage.outbox import Priority
+from storage.types import utcnow
+
+log = logging.getLogger(__name__)
+
+
+class Transport(Protocol):
+    """Sends one reply to one address on one platform, raising the shared send errors."""
+
+    channel: str
+
+    async def send(self, address: str, reply: Reply) -> str | None: ...
+
+
+class Sender:
+    """Delivers outbox rows in order per chat; any number of senders may share one database."""
+
+    def __init__(
+        self,
+        db: Database,
+        transports: Iterable[Transport],
+        limiter: Limiter,
+        owner: str,
+        *,
+        batch_size: int = 30,
+        lease_seconds: float = 60.0,
+        max_attempts: int = 5,
+        idle_seconds: float = 1.0,
+    ) -> None:
+        self.db = db
+        self.transports = {transport.channel: transport for transport in transports}
+        self.limiter = limiter
+        self.owner = owner
+        self.batch_size = batch_size
+        self.lease_seconds = lease_seconds
+        self.max_attempts = max_attempts
+        self.idle_seconds = idle_seconds
+        self._chat_locks: dict[tuple[str, str], asyncio.Lock] = {}
+        self.wake = asyncio.Event()
+
+    async def deliver(self, ids: Sequence[int]) -> None:
+        """Send the rows this process leased when it handled an update (its replies)."""
+        if not ids:
+            return
+        async with self.db.transaction() as session:
+            rows = await outbox.leased(session, self.owner, ids)
+        await self._send(rows)
+
+    async def drain_once(self, address: str | None = None) -> int:
+        """Claim and send one batch of due rows; returns how many were claimed."""
+        async with self.db.transaction() as session:
+            rows = await outbox.claim(
+                session,
+                self.owner,
+                utcnow(),
+                self.lease_seconds,
+                self.batch_size,
+                channels=list(self.transports),
+                address=address,
+            )
+        await self._send(rows)
+        return len(rows)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Drain the outbox until stopped, resting when there is nothing to send."""
+        while not stop.is_set():
+            try:
+                claimed = await self.drain_once()
+            except Exception:
+                log.exception("sender batch failed")
+                claimed = 0
+            if not claimed:
+                self.wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(_first(stop.wait(), self.wake.wait()), self.idle_seconds)
+
+    async def _send(self, rows: list[Outbox]) -> None:
+        if not rows:
+            return
+        pending = {row.id for row in rows}
+        renewer = asyncio.create_task(self._renew(pending))
+        try:
+            chats = [list(group) for _, group in groupby(sorted(rows, key=_chat_order), key=_chat)]
+            await asyncio.gather(*(self._send_chat(chat, pending) for chat in chats))
+        finally:
+            renewer.cancel()
+
+    async def _send_chat(self, rows: list[Outbox], pending: set[int]) -> None:
+        """Send one chat's rows in order; a throttled row holds back the ones after it."""
+        lock = self._chat_locks.setdefault((rows[0].channel, rows[0].address), asyncio.Lock())
+        async with lock:
+            for index, row in enumerate(rows):
+                retry_after = await self._send_one(row)
+                pending.discard(row.id)
+                if retry_after is not None:
+                    await self._postpone(rows[index + 1 :], retry_after)
+                    pending.difference_update(r.id for r in rows)
+                    return
+
+    async def _send_one(self, row: Outbox) -> float | None:
+        """Send a row and record the outcome; returns the wait when the platform throttled us."""
+        await self.limiter.acquire(row.channel, row.address, Priority(row.priority))
+        try:
+            platform_id = await self.transports[row.channel].send(row.address, Reply.from_body(row.body))
+        except Throttled as exc:
+            await self._finish(row, not_before=utcnow() + timedelta(seconds=exc.retry_after))
+            return exc.retry_after
+        except Unreachable:
+            await self._finish(row, status=outbox.UNREACHABLE, error="unreachable", unreachable=True)
+        except Permanent as exc:
+            await self._finish(row, status=outbox.FAILED, error=str(exc)[:200], attempts=row.attempts + 1)
+        except Exception as exc:  # transient: network, 5xx, anything unexpected
+            attempts = row.attempts + 1
+            if attempts >= self.max_attempts:
+                await self._finish(row, status=outbox.FAILED, error=type(exc).__name__, attempts=attempts)
+            else:
+                backoff = timedelta(seconds=min(2**attempts, 300))
+                await self._finish(row, attempts=attempts, not_before=utcnow() + backoff, error=type(exc).__name__)
+        else:
+            await self._finish(
+                row, status=outbox.SENT, sent_at=utcnow(), attempts=row.attempts + 1, platform_message_id=platform_id
+            )
+        return None
+
+    async def _finish(self, row: Outbox, unreachable: bool = False, **values: object) -> None:
+        async with self.db.transaction() as session:
+            await outbox.finish(session, row.id, self.owner, **values)
+            if unreachable:
+                await session.execute(
+                    update(Identity)
+                    .where(Identity.channel == row.channel, Identity.address == row.address)
+                    .values(unreachable_at=utcnow())
+                )
+
+    async def _postpone(self, rows: list[Outbox], retry_after: float) -> None:
+        not_before = utcnow() + timedelta(seconds=retry_after)
+        for row in rows:
+            await self._finish(row, not_before=not_before)
+
+    async def _renew(self, pending: set[int]) -> None:
+        """Keep the lease on rows still waiting for the limiter, so nobody else takes them."""
+        while True:
+            await asyncio.sleep(self.lease_seconds / 3)
+            if pending:
+                async with self.db.transaction() as session:
+                    until = utcnow() + timedelta(seconds=self.lease_seconds)
+                    await outbox.renew(session, self.owner, list(pending), until)
+
+
+def _chat(row: Outbox) -> tuple[str, str]:
+    return row.channel, row.address
+
+
+def _chat_order(row: Outbox) -> tuple[str, str, int, int]:
+    return row.channel, row.address, row.priority, row.id
+
+
+async def _first(*waits: object) -> None:
+    """Return when the first of several awaitables completes."""
+    tasks = [asyncio.ensure_future(w) for w in waits]  # type: ignore[arg-type]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()

@@ -1,0 +1,77 @@
+"""All settings in one typed place, read from the environment or `.env`."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class SettingsError(Exception):
+    """A setting is missing or malformed; the message is one sentence for the operator."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    database_url: str = "sqlite:///ksbb.db"
+    telegram_bot_token: SecretStr | None = None
+    telegram_api_base_url: str = "https://api.telegram.org/bot"
+    default_locale: Literal["id", "en"] = "id"
+    timezone: str = "Asia/Jakarta"
+
+    # Send limits, enforced by the shared limiter (tests raise them, benchmarks use the real ones).
+    telegram_global_per_second: int = Field(30, ge=1)
+    telegram_chat_burst: int = Field(3, ge=1)
+    telegram_chat_per_second: float = Field(1.0, gt=0)
+
+    # Outbox sender.
+    sender_batch_size: int = Field(30, ge=1, le=30)
+    sender_lease_seconds: float = Field(60.0, gt=0)
+    sender_max_attempts: int = Field(5, ge=1)
+    sender_idle_seconds: float = Field(1.0, gt=0)
+
+    # Conversations and retention.
+    idle_reset_minutes: int = Field(30, ge=1)
+    retention_hours: int = Field(48, ge=1)
+
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, url: str) -> str:
+        if not url.startswith(("sqlite", "postgresql", "postgres")):
+            raise ValueError("must start with sqlite:// or postgresql://")
+        return url
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, name: str) -> str:
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError("is not a known time zone") from exc
+        return name
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings, turning a validation error into one clear sentence."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = str(first["loc"][0]).upper() if first["loc"] else "a setting"
+        raise SettingsError(f"Setting {name} is invalid: {first['msg']}.") from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return load_settings()

@@ -1,0 +1,184 @@
+"""The conversation machinery: steps, the context a step works with, and one turn of a conversation."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.i18n import translate
+from bot.messages import Choice, Inbound, Kind, Reply
+from handlers.matching import match_choice
+from storage.models import Conversation, Identity, Person
+
+MENU = "menu.main"
+LANGUAGE = "language.choose"
+MAX_TEXT = 1000
+
+_COMMANDS = {
+    "batal": "cancel",
+    "cancel": "cancel",
+    "menu": "menu",
+    "bantuan": "help",
+    "help": "help",
+    "bahasa": "language",
+    "language": "language",
+    "start": "start",
+    "mulai": "start",
+}
+_COMMAND = re.compile(r"^/(?P<name>[A-Za-z_]+)(?:@\w+)?(?:\s+(?P<arg>.*))?$", re.DOTALL)
+
+
+@dataclass
+class Context:
+    """What a step sees: the person, their conversation data, the database, and where to say things."""
+
+    session: AsyncSession
+    person: Person
+    identity: Identity
+    now: datetime
+    data: dict[str, Any]
+    replies: list[Reply] = field(default_factory=list)
+    offered: list[tuple[str, str]] | None = None
+
+    def t(self, key: str, **values: object) -> str:
+        """A message in the person's language."""
+        return translate(self.person.locale, key, **values)
+
+    def say(self, key: str, *, choices: Iterable[tuple[str, str]] = (), **values: object) -> None:
+        """Queue a message; choices are (key, label message key) pairs and become the options offered."""
+        offered = tuple(Choice(choice, self.t(label)) for choice, label in choices)
+        self.replies.append(Reply(self.t(key, **values), choices=offered))
+        if offered:
+            self.offered = [(c.key, c.label) for c in offered]
+
+
+Ask = Callable[[Context], Awaitable[None]]
+Answer = Callable[[Context, Inbound], Awaitable[str | None]]
+StartHandler = Callable[[Context, str], Awaitable[str | None]]
+
+CHOICE_ONLY = frozenset({Kind.CHOICE})
+TEXT = frozenset({Kind.TEXT, Kind.CHOICE})
+
+
+@dataclass(frozen=True)
+class Step:
+    """One state of a flow: how it asks, how it handles the answer (returning the next state), its help."""
+
+    ask: Ask
+    answer: Answer
+    help: str
+    accepts: frozenset[Kind] = CHOICE_ONLY
+
+
+def parse_command(text: str) -> tuple[str, str] | None:
+    """`/start abc` → ("start", "abc"); a bare command word such as `BATAL` → ("cancel", "")."""
+    stripped = text.strip()
+    slash = _COMMAND.match(stripped)
+    if slash:
+        name = slash.group("name").lower()
+        return _COMMANDS.get(name, "unknown"), (slash.group("arg") or "").strip()
+    word = stripped.lower()
+    return (_COMMANDS[word], "") if word in _COMMANDS and word not in ("start", "mulai") else None
+
+
+class Dialog:
+    """Runs one turn: global commands, idle reset, choice resolution and input checks, then the step."""
+
+    def __init__(
+        self,
+        steps: Mapping[str, Step],
+        idle_after: timedelta,
+        start_handlers: Mapping[str, StartHandler] | None = None,
+    ) -> None:
+        self.steps = steps
+        self.idle_after = idle_after
+        self.start_handlers = start_handlers or {}
+
+    async def turn(self, ctx: Context, conversation: Conversation, message: Inbound) -> None:
+        """Handle one inbound message and move the conversation to its next state."""
+        state = conversation.state if conversation.state in self.steps else ""
+        offered = [tuple(pair) for pair in conversation.offered.get("choices", [])]
+        ctx.offered = offered or None
+        next_state = await self._dispatch(ctx, state, conversation.updated_at, offered, message)
+        if next_state is not None:
+            state = next_state
+            ctx.offered = None
+            await self.steps[state].ask(ctx)
+        conversation.state = state or MENU
+        conversation.data = dict(ctx.data)
+        conversation.offered = {"choices": [list(pair) for pair in ctx.offered]} if ctx.offered else {}
+        conversation.updated_at = ctx.now
+
+    async def _dispatch(
+        self,
+        ctx: Context,
+        state: str,
+        updated_at: datetime,
+        offered: list[tuple[str, str]],
+        message: Inbound,
+    ) -> str | None:
+        command = parse_command(message.text) if message.kind is Kind.TEXT else None
+        if command is not None:
+            return await self._command(ctx, state, *command)
+        if not state:
+            return await self._start(ctx, "")
+        if state != MENU and ctx.now - updated_at > self.idle_after:
+            ctx.say("session.expired", minutes=int(self.idle_after.total_seconds() // 60))
+            return MENU
+        step = self.steps[state]
+        message = self._resolve_choice(message, offered)
+        if message.kind is Kind.CHOICE and message.choice is None:
+            ctx.say("choice.stale")
+            return state
+        if message.kind not in step.accepts:
+            ctx.say("choice.invalid" if message.kind is Kind.TEXT and offered else "input.unsupported")
+            return state
+        if message.kind is Kind.TEXT and len(message.text) > MAX_TEXT:
+            ctx.say("input.too_long")
+            return None
+        return await step.answer(ctx, message)
+
+    async def _command(self, ctx: Context, state: str, name: str, arg: str) -> str | None:
+        if name == "start":
+            return await self._start(ctx, arg)
+        if name == "cancel":
+            ctx.say("cancel.done")
+            return MENU
+        if name == "menu":
+            return MENU
+        if name == "language":
+            return LANGUAGE
+        if name == "help":
+            ctx.say(self.steps[state].help if state else "help.general")
+            return state or MENU
+        ctx.say("command.unknown")
+        return None
+
+    async def _start(self, ctx: Context, payload: str) -> str | None:
+        """Welcome, or follow a deep link (`/start <prefix>_<value>`) to the flow that owns it."""
+        prefix, _, value = payload.partition("_")
+        handler = self.start_handlers.get(prefix)
+        if handler is not None:
+            return await handler(ctx, value)
+        if not ctx.person.locale_chosen:
+            ctx.say("start.welcome")
+            return LANGUAGE
+        ctx.say("start.welcome_back")
+        return MENU
+
+    @staticmethod
+    def _resolve_choice(message: Inbound, offered: list[tuple[str, str]]) -> Inbound:
+        """A tapped or typed choice becomes a CHOICE with a key, or a CHOICE with none when stale."""
+        keys = {key for key, _ in offered}
+        if message.kind is Kind.CHOICE:
+            return message if message.choice in keys else replace(message, choice=None)
+        if message.kind is Kind.TEXT and offered:
+            key = match_choice(message.text, offered)
+            if key is not None:
+                return replace(message, kind=Kind.CHOICE, choice=key)
+        return message

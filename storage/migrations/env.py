@@ -1,0 +1,42 @@
+"""Alembic environment: runs migrations synchronously against the configured database."""
+
+from __future__ import annotations
+
+from logging.config import fileConfig
+
+from alembic import context
+from sqlalchemy import create_engine, pool
+
+from storage.db import sync_url
+from storage.models import Base
+
+config = context.config
+if config.config_file_name is not None and config.attributes.get("configure_logging", True):
+    fileConfig(config.config_file_name, disable_existing_loggers=False)
+
+
+def _database_url() -> str:
+    url = config.get_main_option("sqlalchemy.url")
+    if not url:
+        from bot.settings import get_settings
+
+        url = get_settings().database_url
+    return sync_url(url)
+
+
+def run_migrations() -> None:
+    url = _database_url()
+    engine = create_engine(url, poolclass=pool.NullPool)
+    with engine.connect() as connection:
+        context.configure(
+            connection=connection,
+            target_metadata=Base.metadata,
+            render_as_batch=connection.dialect.name == "sqlite",
+            compare_type=True,
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+    engine.dispose()
+
+
+run_migrations()

@@ -1,0 +1,146 @@
+"""The cross-cutting tables: people and their channel identities, conversations, inbound records,
+the outbox, the limiter's state and scheduled-item occurrences."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, MetaData, String, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from storage.types import JSONType, UTCDateTime, utcnow
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSONType}
+
+
+class Person(Base):
+    """Someone who talks to the bot; personal fields stay empty until they consent."""
+
+    __tablename__ = "person"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    locale: Mapped[str] = mapped_column(String(8))
+    locale_chosen: Mapped[bool] = mapped_column(default=False)
+    name: Mapped[str | None] = mapped_column(String(120))
+    consent_version: Mapped[str | None] = mapped_column(String(16))
+    consent_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+    identities: Mapped[list[Identity]] = relationship(back_populates="person", passive_deletes=True)
+
+
+class Identity(Base):
+    """One channel identity of a person: `telegram:<user id>`, `whatsapp:+62…`, `local:<name>`."""
+
+    __tablename__ = "channel_identity"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"), index=True)
+    key: Mapped[str] = mapped_column(String(80), unique=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    address: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_inbound_at: Mapped[datetime] = mapped_column(default=utcnow)
+    unreachable_at: Mapped[datetime | None]
+
+    person: Mapped[Person] = relationship(back_populates="identities")
+
+
+class Conversation(Base):
+    """Where a person is in the conversation; the row every inbound message locks."""
+
+    __tablename__ = "conversation"
+
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"), primary_key=True)
+    state: Mapped[str] = mapped_column(String(64))
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    offered: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class InboundRecord(Base):
+    """One handled platform update, unique per channel, bot and platform message id (dedupe)."""
+
+    __tablename__ = "inbound_record"
+    __table_args__ = (UniqueConstraint("channel", "bot", "platform_id", name="uq_inbound_record_message"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    bot: Mapped[str] = mapped_column(String(64))
+    platform_id: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))  # handled | failed
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"), index=True)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class Outbox(Base):
+    """One message to send: a reply, notification or bulk message, with its delivery state."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        Index("ix_outbox_due", "status", "priority", "id"),
+        Index("ix_outbox_address", "channel", "address", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"), index=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    address: Mapped[str] = mapped_column(String(64))
+    priority: Mapped[int] = mapped_column(Integer)
+    body: Mapped[dict[str, Any]]
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    not_before: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]
+    error: Mapped[str | None] = mapped_column(String(200))
+    platform_message_id: Mapped[str | None] = mapped_column(String(64))
+
+
+class LimiterState(Base):
+    """Shared rate-limiter state for one key (a channel's global window, one chat's bucket)."""
+
+    __tablename__ = "limiter_state"
+
+    key: Mapped[str] = mapped_column(String(96), primary_key=True)
+    state: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class ScheduledOccurrence(Base):
+    """One scheduled item that was enqueued; unique per (kind, target, occurrence), so never twice."""
+
+    __tablename__ = "scheduled_occurrence"
+    __table_args__ = (UniqueConstraint("kind", "target", "occurrence", name="uq_scheduled_occurrence_item"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    target: Mapped[str] = mapped_column(String(64))
+    occurrence: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Heartbeat(Base):
+    """When a background duty (scheduler, sender) last showed it was alive."""
+
+    __tablename__ = "heartbeat"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    beat_at: Mapped[datetime] = mapped_column(default=utcnow)

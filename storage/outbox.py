@@ -1,0 +1,112 @@
+"""The outbox: every outgoing message is a row here until it is sent or given up."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from enum import IntEnum
+from typing import Any
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import Outbox
+
+
+class Priority(IntEnum):
+    """Lower goes first: replies to people chatting, then notifications, then bulk."""
+
+    REPLY = 0
+    NOTIFY = 1
+    BULK = 2
+
+
+PENDING, SENT, FAILED, UNREACHABLE = "pending", "sent", "failed", "unreachable"
+
+
+def new_row(
+    *,
+    channel: str,
+    address: str,
+    body: dict[str, Any],
+    priority: Priority,
+    now: datetime,
+    person_id: int | None = None,
+    lease_owner: str | None = None,
+    lease_seconds: float = 0,
+) -> Outbox:
+    """A pending outbox row, optionally already leased to the process that will send it."""
+    return Outbox(
+        channel=channel,
+        address=address,
+        body=body,
+        priority=int(priority),
+        person_id=person_id,
+        status=PENDING,
+        attempts=0,
+        not_before=now,
+        created_at=now,
+        lease_owner=lease_owner,
+        lease_until=now + timedelta(seconds=lease_seconds) if lease_owner else None,
+    )
+
+
+async def claim(
+    session: AsyncSession,
+    owner: str,
+    now: datetime,
+    lease_seconds: float,
+    limit: int,
+    channels: Sequence[str] | None = None,
+    address: str | None = None,
+) -> list[Outbox]:
+    """Lease up to `limit` due rows nobody holds (or whose lease ran out), replies first."""
+    statement = (
+        select(Outbox)
+        .where(
+            Outbox.status == PENDING,
+            Outbox.not_before <= now,
+            or_(Outbox.lease_until.is_(None), Outbox.lease_until < now),
+        )
+        .order_by(Outbox.priority, Outbox.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    if channels is not None:
+        statement = statement.where(Outbox.channel.in_(channels))
+    if address is not None:
+        statement = statement.where(Outbox.address == address)
+    rows = list((await session.execute(statement)).scalars())
+    for row in rows:
+        row.lease_owner = owner
+        row.lease_until = now + timedelta(seconds=lease_seconds)
+    await session.flush()
+    return rows
+
+
+async def leased(session: AsyncSession, owner: str, ids: Sequence[int]) -> list[Outbox]:
+    """The pending rows among `ids` that this owner still holds, in order."""
+    statement = (
+        select(Outbox)
+        .where(Outbox.id.in_(ids), Outbox.lease_owner == owner, Outbox.status == PENDING)
+        .order_by(Outbox.id)
+    )
+    return list((await session.execute(statement)).scalars())
+
+
+async def renew(session: AsyncSession, owner: str, ids: Sequence[int], until: datetime) -> None:
+    """Extend this owner's lease on the rows it is still working on."""
+    await session.execute(
+        update(Outbox)
+        .where(Outbox.id.in_(ids), Outbox.lease_owner == owner, Outbox.status == PENDING)
+        .values(lease_until=until)
+    )
+
+
+async def finish(session: AsyncSession, row_id: int, owner: str, **values: Any) -> None:
+    """Record the outcome of a send on a row this owner holds, releasing the lease."""
+    await session.execute(
+        update(Outbox)
+        .where(Outbox.id == row_id, Outbox.lease_owner == owner)
+        .values(lease_owner=None, lease_until=None, **values)
+    )
