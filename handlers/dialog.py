@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.i18n import translate
+from bot.i18n import N_, translate
 from bot.messages import Choice, Inbound, Kind, Reply
 from handlers.matching import match_choice
 from storage.models import Conversation, Identity, Person
@@ -136,7 +136,7 @@ class Dialog:
             ctx.say("choice.stale")
             return state
         if message.kind not in step.accepts:
-            ctx.say("choice.invalid" if message.kind is Kind.TEXT and offered else "input.unsupported")
+            ctx.say(N_("choice.invalid") if message.kind is Kind.TEXT and offered else N_("input.unsupported"))
             return state
         if message.kind is Kind.TEXT and len(message.text) > MAX_TEXT:
             ctx.say("input.too_long")
@@ -154,7 +154,7 @@ class Dialog:
         if name == "language":
             return LANGUAGE
         if name == "help":
-            ctx.say(self.steps[state].help if state else "help.general")
+            ctx.say(self.steps[state].help if state else N_("help.general"))
             return state or MENU
         ctx.say("command.unknown")
         return None

@@ -29,4 +29,4 @@ async def set_language(ctx: Context, message: Inbound) -> str:
     return MENU
 
 
-STEPS = {State.CHOOSE: Step(ask=ask_language, answer=set_language, help="language.help")}
+STEPS = {State.CHOOSE: Step(ask=ask_language, answer=set_language, help=N_("language.help"))}

@@ -41,4 +41,4 @@ async def open_entry(ctx: Context, message: Inbound) -> str:
     return entry.target
 
 
-STEPS = {State.MAIN: Step(ask=ask_menu, answer=open_entry, help="help.general")}
+STEPS = {State.MAIN: Step(ask=ask_menu, answer=open_entry, help=N_("help.general"))}

@@ -1,0 +1,30 @@
+"""The test run itself: no network beyond localhost, one migration head, models match migrations."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+from pytest_socket import SocketConnectBlockedError
+
+from bot.cli import ALEMBIC_INI
+
+
+def test_sockets_to_anything_but_localhost_are_blocked() -> None:
+    with pytest.raises(SocketConnectBlockedError):
+        socket.create_connection(("93.184.215.14", 80), timeout=1)
+
+
+def test_localhost_is_allowed() -> None:
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    with socket.create_connection(server.getsockname(), timeout=1):
+        pass
+    server.close()
+
+
+def test_migrations_have_one_head() -> None:
+    assert len(ScriptDirectory.from_config(Config(str(ALEMBIC_INI))).get_heads()) == 1
