@@ -62,7 +62,7 @@ class Scheduler:
             scheduler = AsyncIOScheduler(timezone=UTC)
             scheduler.add_job(
                 self.tick, "interval", seconds=self.interval, next_run_time=datetime.now(UTC),
-                max_instances=1, coalesce=True, misfire_grace_time=int(self.interval),
+                max_instances=1, coalesce=True, misfire_grace_time=max(1, int(self.interval)),
             )
             scheduler.start()
             try:

@@ -295,27 +295,8 @@ class FakeBotAPI:
                                "can_read_all_group_messages": False,
                                "supports_inline_queries": False}
         self.port = 0
-        self.calls: Counter[str] = Counter()
-        self.tokens_seen: set[str] = set()
-        self.count_429 = 0
-        self.count_403 = 0
-        self.received_offsets: list[int | None] = []
-        self.confirmed_update_id = 0
-        self.webhook_url = ""
-        self.commands: dict[str, list[JSON]] = {}
         self._lock = threading.RLock()
-        self._log: list[Call] = []
-        self._pending: list[JSON] = []
-        self._redelivery: list[JSON] = []
-        self._history: dict[int, JSON] = {}
-        self._last_update_id = 0
-        self._message_ids: Counter[Any] = Counter()
-        self._messages: dict[tuple[Any, int], JSON] = {}
-        self._last_bot_message: dict[Any, int] = {}
-        self._files: dict[str, Upload] = {}
-        self._ids = itertools.count(1)
-        self._blocked: set[Any] = set()
-        self._failures: dict[str, deque[ApiError]] = {}
+        self.reset()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
         self._server: uvicorn.Server | None = None
@@ -412,19 +393,30 @@ class FakeBotAPI:
         return self
 
     def reset(self) -> None:
-        """Forget records, queued updates, blocks, failures and limiter state; ids and settings stay."""
+        """Return to a freshly started state (records, updates, ids, limiter); keep settings."""
         with self._lock:
-            self._log.clear()
-            self.calls.clear()
-            self.tokens_seen.clear()
-            self.count_429 = self.count_403 = 0
-            self.received_offsets.clear()
-            self._pending.clear()
-            self._redelivery.clear()
-            self._blocked.clear()
-            self._failures.clear()
             self.limits = TelegramLimits(
                 self.global_per_second, self.chat_burst, self.chat_per_second)
+            self.calls: Counter[str] = Counter()
+            self.tokens_seen: set[str] = set()
+            self.count_429 = 0
+            self.count_403 = 0
+            self.received_offsets: list[int | None] = []
+            self.confirmed_update_id = 0
+            self.webhook_url = ""
+            self.commands: dict[str, list[JSON]] = {}
+            self._log: list[Call] = []
+            self._pending: list[JSON] = []
+            self._redelivery: list[JSON] = []
+            self._history: dict[int, JSON] = {}
+            self._last_update_id = 0
+            self._message_ids: Counter[Any] = Counter()
+            self._messages: dict[tuple[Any, int], JSON] = {}
+            self._last_bot_message: dict[Any, int] = {}
+            self._files: dict[str, Upload] = {}
+            self._ids = itertools.count(1)
+            self._blocked: set[Any] = set()
+            self._failures: dict[str, deque[ApiError]] = {}
 
     def block(self, chat_id: int) -> None:
         """Sends to this chat answer 403 "bot was blocked by the user"."""
