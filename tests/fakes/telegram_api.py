@@ -46,7 +46,9 @@ MAX_TEXT, MAX_CAPTION, MAX_CALLBACK_DATA = 4096, 1024, 64
 class ApiError(Exception):
     """An error answer of the Bot API."""
 
-    def __init__(self, status: int, description: str | None = None, parameters: JSON | None = None):
+    def __init__(
+        self, status: int, description: str | None = None, parameters: JSON | None = None
+    ) -> None:
         self.status = status
         self.description = description or HTTPStatus(status).phrase
         self.parameters = parameters
@@ -205,12 +207,15 @@ class _LimitSetting:
     """Exposes a TelegramLimits setting as a FakeBotAPI attribute."""
 
     def __set_name__(self, owner: type, name: str) -> None:
+        """Remember which setting this is."""
         self.name = name
 
     def __get__(self, obj: FakeBotAPI | None, owner: type | None = None) -> Any:
+        """Read the setting from obj.limits."""
         return self if obj is None else getattr(obj.limits, self.name)
 
     def __set__(self, obj: FakeBotAPI, value: Any) -> None:
+        """Change the setting on obj.limits (takes effect on the next request)."""
         setattr(obj.limits, self.name, value)
 
 
@@ -360,9 +365,11 @@ class FakeBotAPI:
         self._server = self._thread = None
 
     def __enter__(self) -> FakeBotAPI:
+        """Start serving."""
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
+        """Stop serving."""
         self.stop()
 
     def _serve(self, sock: socket.socket) -> None:
@@ -441,8 +448,8 @@ class FakeBotAPI:
         """Queue an update for getUpdates; assign the next update_id if missing; return it."""
         with self._lock:
             update = dict(update)
-            uid = update.setdefault(
-                "update_id", max(self._last_update_id, self.confirmed_update_id) + 1)
+            uid = int(update.setdefault(
+                "update_id", max(self._last_update_id, self.confirmed_update_id) + 1))
             self._last_update_id = max(self._last_update_id, uid)
             self._history[uid] = update
             bisect.insort(self._pending, update, key=lambda u: u["update_id"])
