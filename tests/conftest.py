@@ -93,13 +93,13 @@ async def db(database_url: str) -> AsyncIterator[Database]:
 
 @pytest.fixture
 def settings(database_url: str) -> Settings:
-    """Settings for tests: no .env file, fast limits and short waits."""
+    """Settings for tests: no .env file, limits raised tenfold (the fakes match them), short waits."""
     return Settings(
         _env_file=None,  # type: ignore[call-arg]
         database_url=database_url,
         telegram_global_per_second=300,
-        telegram_chat_burst=3,
-        telegram_chat_per_second=1.0,
+        telegram_chat_burst=10,
+        telegram_chat_per_second=100.0,
         sender_idle_seconds=0.05,
         sender_lease_seconds=5.0,
     )

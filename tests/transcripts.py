@@ -3,6 +3,7 @@ each channel's real entry point."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -10,7 +11,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from bot.app import App
+from bot.channels.telegram.polling import Poller
+from bot.channels.telegram.transport import TelegramTransport
 from bot.i18n import translate
+from tests.conftest import count
+from tests.fakes.telegram_api import FakeBotAPI
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -69,10 +75,70 @@ def split_turns(output: str, lines: list[str]) -> list[list[str]]:
 
 
 def assert_turns(turns: list[list[str]], transcript: Transcript) -> None:
-    """Each turn has exactly the expected replies, each block starting with the expected text."""
+    """Each turn has exactly the expected replies, each starting with the expected text."""
     for (action, expected), blocks in zip(transcript, turns, strict=True):
         wanted = texts(expected)
         assert len(blocks) == len(wanted), (action, blocks, wanted)
         for block, text in zip(blocks, wanted, strict=True):
             assert block.startswith(text), (action, block, text)
 
+
+
+class TelegramChat:
+    """A Telegram user talking through the fake Bot API to the real polling loop and sender."""
+
+    def __init__(self, fake: FakeBotAPI, app: App, user_id: int) -> None:
+        self.fake = fake
+        self.app = app
+        self.user_id = user_id
+        self.stop = asyncio.Event()
+        self.tasks: list[asyncio.Task[None]] = []
+
+    async def __aenter__(self) -> TelegramChat:
+        self.bot = self.app.telegram()
+        await self.bot.initialize()
+        self.sender = self.app.sender([TelegramTransport(self.bot)])
+        self.poller = Poller(self.bot, self.app.engine, self.sender, timeout=1, retry_seconds=0.1)
+        self.tasks = [asyncio.create_task(self.poller.run(self.stop)), asyncio.create_task(self.sender.run(self.stop))]
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.stop.set()
+        await asyncio.gather(*self.tasks)
+        await self.bot.shutdown()
+
+    async def do(self, action: Action) -> list[str]:
+        """Send a message or press a button, wait until it is handled and answered; the reply texts."""
+        before = len(self.fake.sent_to(self.user_id))
+        if isinstance(action, Say):
+            update = self.fake.message_update(self.user_id, action.text)
+        else:
+            update = self.fake.callback_update(self.user_id, self.button(action.label))
+        update_id = self.fake.push_update(update)
+        await self.fake.wait_for_async(lambda: self.fake.confirmed_update_id >= update_id, timeout=10)
+        await self.settled()
+        return [call.text or "" for call in self.fake.sent_to(self.user_id)[before:]]
+
+    def button(self, label: str) -> str:
+        """The callback data of the button with this label in the latest keyboard."""
+        for call in reversed(self.fake.sent_to(self.user_id)):
+            if call.reply_markup:
+                for row in call.reply_markup["inline_keyboard"]:
+                    for button in row:
+                        if button["text"] == label:
+                            return str(button["callback_data"])
+                raise AssertionError(f"no button {label!r} in the latest keyboard")
+        raise AssertionError("no keyboard was shown")
+
+    async def settled(self, timeout: float = 10) -> None:
+        """Wait until no outbox row is pending."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while await count(self.app.db, "SELECT count(*) FROM outbox WHERE status = 'pending'"):
+            assert loop.time() < deadline, "replies were not delivered in time"
+            await asyncio.sleep(0.02)
+
+
+async def telegram_turns(fake: FakeBotAPI, app: App, user_id: int, transcript: Transcript) -> list[list[str]]:
+    async with TelegramChat(fake, app, user_id) as chat:
+        return [await chat.do(action) for action, _ in transcript]
