@@ -46,6 +46,7 @@ class Sender:
         lease_seconds: float = 60.0,
         max_attempts: int = 5,
         idle_seconds: float = 1.0,
+        retry_base_seconds: float = 2.0,
     ) -> None:
         self.db = db
         self.transports = {transport.channel: transport for transport in transports}
@@ -55,6 +56,7 @@ class Sender:
         self.lease_seconds = lease_seconds
         self.max_attempts = max_attempts
         self.idle_seconds = idle_seconds
+        self.retry_base_seconds = retry_base_seconds
         self._chat_locks: dict[tuple[str, str], asyncio.Lock] = {}
         self.wake = asyncio.Event()
 
@@ -134,7 +136,7 @@ class Sender:
             if attempts >= self.max_attempts:
                 await self._finish(row, status=outbox.FAILED, error=type(exc).__name__, attempts=attempts)
             else:
-                backoff = timedelta(seconds=min(2**attempts, 300))
+                backoff = timedelta(seconds=min(self.retry_base_seconds * 2 ** (attempts - 1), 300))
                 await self._finish(row, attempts=attempts, not_before=utcnow() + backoff, error=type(exc).__name__)
         else:
             await self._finish(
