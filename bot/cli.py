@@ -30,11 +30,11 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as exc:
         print(exc, file=sys.stderr)
         return 2
+    if args.command == "db":
+        return upgrade(settings.database_url)  # Alembic configures its own logging
+
     chatting = args.command == "chat" or (args.command == "run" and settings.telegram_bot_token is None)
     logs.configure("WARNING" if chatting else settings.log_level)
-
-    if args.command == "db":
-        return upgrade(settings.database_url)
 
     from bot.app import App
 
