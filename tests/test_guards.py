@@ -5,11 +5,16 @@ from __future__ import annotations
 import socket
 
 import pytest
+from alembic.autogenerate import compare_metadata
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from pytest_socket import SocketConnectBlockedError
+from sqlalchemy import create_engine
 
 from bot.cli import ALEMBIC_INI
+from storage.db import sync_url
+from storage.models import Base
 
 
 def test_sockets_to_anything_but_localhost_are_blocked() -> None:
@@ -28,3 +33,11 @@ def test_localhost_is_allowed() -> None:
 
 def test_migrations_have_one_head() -> None:
     assert len(ScriptDirectory.from_config(Config(str(ALEMBIC_INI))).get_heads()) == 1
+
+
+def test_models_match_the_migrations(database_url: str) -> None:
+    engine = create_engine(sync_url(database_url))
+    with engine.connect() as connection:
+        differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    engine.dispose()
+    assert differences == []
