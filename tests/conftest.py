@@ -10,14 +10,16 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
 
 from bot.cli import upgrade
 from bot.logs import quiet_libraries
 from bot.settings import Settings
-from storage.db import Database
+from storage.db import Database, sync_url
 from storage.models import Base
+from storage.reference import load_reference_data
 
 ROOT = Path(__file__).resolve().parent.parent
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
@@ -79,8 +81,11 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     url: str = request.getfixturevalue("postgres_url")
     request.node.user_properties.append(("backend", "postgresql"))
     tables = ", ".join(f'"{table.name}"' for table in Base.metadata.sorted_tables)
-    with psycopg.connect(make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)) as conn:
-        conn.execute(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+    engine = create_engine(sync_url(url), poolclass=NullPool)
+    with engine.begin() as connection:
+        connection.exec_driver_sql(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+        load_reference_data(connection)
+    engine.dispose()
     return url
 
 

@@ -11,8 +11,31 @@ from storage.models.core import (
     Person,
     ScheduledOccurrence,
 )
+from storage.models.places import RW, Kecamatan, Kelurahan, Kota
+from storage.models.waste import (
+    Account,
+    LedgerEntry,
+    Price,
+    WasteBank,
+    WasteBankRW,
+    WasteCategory,
+    WasteReport,
+    WasteReportItem,
+)
 
 __all__ = [
+    "RW",
+    "Account",
+    "Kecamatan",
+    "Kelurahan",
+    "Kota",
+    "LedgerEntry",
+    "Price",
+    "WasteBank",
+    "WasteBankRW",
+    "WasteCategory",
+    "WasteReport",
+    "WasteReportItem",
     "Base",
     "Conversation",
     "Heartbeat",

@@ -24,6 +24,7 @@ class Person(Base):
     name: Mapped[str | None] = mapped_column(String(120))
     consent_version: Mapped[str | None] = mapped_column(String(16))
     consent_at: Mapped[datetime | None]
+    rw_id: Mapped[int | None] = mapped_column(ForeignKey("rw.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
