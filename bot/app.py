@@ -18,8 +18,7 @@ from bot.limiter import make_limiter
 from bot.scheduler import Scheduler, retention_duties
 from bot.sender import Sender, Transport
 from bot.settings import Settings
-from handlers import STEPS
-from handlers.dialog import Dialog
+from handlers import build_dialog
 from storage.db import Database
 
 
@@ -38,7 +37,7 @@ class App:
         self.limiter = make_limiter(self.db, settings)
         self.engine = Engine(
             self.db,
-            Dialog(STEPS, idle_after=timedelta(minutes=settings.idle_reset_minutes)),
+            build_dialog(timedelta(minutes=settings.idle_reset_minutes)),
             owner=self.owner,
             default_locale=settings.default_locale,
             lease_seconds=settings.sender_lease_seconds,

@@ -79,10 +79,12 @@ class Engine:
             conversation = await lock_conversation(session, identity.person_id, now)
             ctx = Context(session, identity.person, identity, now, dict(conversation.data))
             await self.dialog.turn(ctx, conversation, message)
-            rows = [self._row(message, reply, identity.person_id, now) for reply in ctx.replies]
+            person_id = None if ctx.erased else identity.person_id
+            rows = [self._row(message, reply, person_id, now) for reply in ctx.replies]
             session.add_all(rows)
             await session.flush()
-            await attach_person(session, record_id, identity.person_id)
+            if person_id is not None:
+                await attach_person(session, record_id, person_id)
             return Outcome(HANDLED, tuple(row.id for row in rows))
 
     async def _record_failure(self, message: Inbound) -> Outcome:

@@ -71,9 +71,12 @@ class Reply:
     choices: tuple[Choice, ...] = ()
     image: Attachment | None = None
     document: Attachment | None = None
+    forget: bool = False  # delete the outbox row once sent (the goodbye after an erasure)
 
     def to_body(self) -> dict[str, Any]:
         body: dict[str, Any] = {"text": self.text}
+        if self.forget:
+            body["forget"] = True
         if self.choices:
             body["choices"] = [[c.key, c.label] for c in self.choices]
         for name in ("image", "document"):
@@ -93,4 +96,5 @@ class Reply:
             choices=tuple(Choice(key, label) for key, label in body.get("choices", [])),
             image=attachment("image"),
             document=attachment("document"),
+            forget=bool(body.get("forget")),
         )

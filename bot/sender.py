@@ -139,9 +139,14 @@ class Sender:
                 backoff = timedelta(seconds=min(self.retry_base_seconds * 2 ** (attempts - 1), 300))
                 await self._finish(row, attempts=attempts, not_before=utcnow() + backoff, error=type(exc).__name__)
         else:
-            await self._finish(
-                row, status=outbox.SENT, sent_at=utcnow(), attempts=row.attempts + 1, platform_message_id=platform_id
-            )
+            if row.body.get("forget"):
+                async with self.db.transaction() as session:
+                    await outbox.forget(session, row.id)
+            else:
+                await self._finish(
+                    row, status=outbox.SENT, sent_at=utcnow(), attempts=row.attempts + 1,
+                    platform_message_id=platform_id,
+                )
         return None
 
     async def _finish(self, row: Outbox, unreachable: bool = False, **values: object) -> None:

@@ -1,6 +1,19 @@
 """Conversation flows: channel-free, one module per journey, states declared in one table each."""
 
-from handlers import language, menu
-from handlers.dialog import Step
+from datetime import timedelta
 
-STEPS: dict[str, Step] = {**menu.STEPS, **language.STEPS}
+from handlers import info, language, menu, profile, registration, report
+from handlers.dialog import Dialog, Step
+
+STEPS: dict[str, Step] = {
+    **menu.STEPS,
+    **language.STEPS,
+    **registration.STEPS,
+    **report.STEPS,
+    **profile.STEPS,
+}
+
+
+def build_dialog(idle_after: timedelta) -> Dialog:
+    """The dialog over every flow; BANTUAN also names the resident's coordinator when known."""
+    return Dialog(STEPS, idle_after=idle_after, help_footer=info.contact_line)

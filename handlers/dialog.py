@@ -33,6 +33,10 @@ _COMMANDS = {
 _COMMAND = re.compile(r"^/(?P<name>[A-Za-z_]+)(?:@\w+)?(?:\s+(?P<arg>.*))?$", re.DOTALL)
 
 
+class Raw(str):
+    """A choice label shown as it is (a place name), not a message key."""
+
+
 @dataclass
 class Context:
     """What a step sees: the person, their conversation data, the database, and where to say things."""
@@ -44,6 +48,7 @@ class Context:
     data: dict[str, Any]
     replies: list[Reply] = field(default_factory=list)
     offered: list[tuple[str, str]] | None = None
+    erased: bool = False
 
     def t(self, key: str, **values: object) -> str:
         """A message in the person's language."""
@@ -51,8 +56,12 @@ class Context:
 
     def say(self, key: str, *, choices: Iterable[tuple[str, str]] = (), **values: object) -> None:
         """Queue a message; choices are (key, label message key) pairs and become the options offered."""
-        offered = tuple(Choice(choice, self.t(label)) for choice, label in choices)
-        self.replies.append(Reply(self.t(key, **values), choices=offered))
+        self.say_text(self.t(key, **values), choices=choices)
+
+    def say_text(self, text: str, *, choices: Iterable[tuple[str, str]] = (), forget: bool = False) -> None:
+        """Queue a message composed from translated parts."""
+        offered = tuple(Choice(key, label if isinstance(label, Raw) else self.t(label)) for key, label in choices)
+        self.replies.append(Reply(text, choices=offered, forget=forget))
         if offered:
             self.offered = [(c.key, c.label) for c in offered]
 
@@ -60,6 +69,7 @@ class Context:
 Ask = Callable[[Context], Awaitable[None]]
 Answer = Callable[[Context, Inbound], Awaitable[str | None]]
 StartHandler = Callable[[Context, str], Awaitable[str | None]]
+HelpFooter = Callable[[Context], Awaitable[str | None]]
 
 CHOICE_ONLY = frozenset({Kind.CHOICE})
 TEXT = frozenset({Kind.TEXT, Kind.CHOICE})
@@ -94,10 +104,12 @@ class Dialog:
         steps: Mapping[str, Step],
         idle_after: timedelta,
         start_handlers: Mapping[str, StartHandler] | None = None,
+        help_footer: HelpFooter | None = None,
     ) -> None:
         self.steps = steps
         self.idle_after = idle_after
         self.start_handlers = start_handlers or {}
+        self.help_footer = help_footer
 
     async def turn(self, ctx: Context, conversation: Conversation, message: Inbound) -> None:
         """Handle one inbound message and move the conversation to its next state."""
@@ -105,6 +117,8 @@ class Dialog:
         offered = [tuple(pair) for pair in conversation.offered.get("choices", [])]
         ctx.offered = offered or None
         next_state = await self._dispatch(ctx, state, conversation.updated_at, offered, message)
+        if ctx.erased:
+            return  # the person and their conversation are gone
         if next_state is not None:
             state = next_state
             ctx.offered = None
@@ -147,6 +161,7 @@ class Dialog:
         if name == "start":
             return await self._start(ctx, arg)
         if name == "cancel":
+            ctx.data.clear()
             ctx.say("cancel.done")
             return MENU
         if name == "menu":
@@ -155,6 +170,9 @@ class Dialog:
             return LANGUAGE
         if name == "help":
             ctx.say(self.steps[state].help if state else N_("help.general"))
+            footer = await self.help_footer(ctx) if self.help_footer else None
+            if footer:
+                ctx.say_text(footer)
             return state or MENU
         ctx.say("command.unknown")
         return None

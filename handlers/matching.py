@@ -5,7 +5,10 @@ from __future__ import annotations
 import difflib
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TypeVar
+
+T = TypeVar("T")
 
 _NOT_WORD = re.compile(r"[^\w\s]", re.UNICODE)
 _SPACES = re.compile(r"\s+")
@@ -36,3 +39,19 @@ def match_choice(text: str, choices: Sequence[tuple[str, str]], cutoff: float = 
     if len(close) == 1 or (close and difflib.SequenceMatcher(None, answer, close[0]).ratio() >= 0.9):
         return labels[close[0]]
     return None
+
+
+def search_names(text: str, items: Sequence[T], name: Callable[[T], str], limit: int = 8) -> list[T]:
+    """Items whose name is the typed text, contains it, or (for typos) is close to it."""
+    query = normalize(text)
+    if len(query) < 3:
+        return []
+    names = [(normalize(name(item)), item) for item in items]
+    exact = [item for item_name, item in names if item_name == query]
+    if exact:
+        return exact[:limit]
+    containing = [item for item_name, item in names if query in item_name]
+    if containing:
+        return containing[:limit]
+    scored = sorted(((difflib.SequenceMatcher(None, query, n).ratio(), i) for i, (n, _) in enumerate(names)), reverse=True)
+    return [names[index][1] for score, index in scored if score >= 0.75][:limit]

@@ -1,13 +1,18 @@
-"""The main menu: one entry per journey that has landed, and general help."""
+"""The main menu: one entry per journey that has landed, shown to whom it serves."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
 from bot.i18n import N_
 from bot.messages import Inbound
+from handlers import profile, registration, report
 from handlers.dialog import LANGUAGE, MENU, Context, Step
+from handlers.info import show_info
+from handlers.savings import show_savings
+from storage.models import Person
 
 
 class State(StrEnum):
@@ -18,27 +23,69 @@ class State(StrEnum):
 class Entry:
     key: str
     label: str
-    target: str | None  # the state it opens; None shows general help
+    open: Callable[[Context], Awaitable[str]]  # does what the entry does; returns the next state
+    shown: Callable[[Person], bool] = lambda person: True
+
+
+def resident(person: Person) -> bool:
+    return registration.is_resident(person)
+
+
+def newcomer(person: Person) -> bool:
+    return not registration.is_resident(person)
+
+
+async def _register(ctx: Context) -> str:
+    return registration.start(ctx)
+
+
+async def _report(ctx: Context) -> str:
+    return report.begin(ctx)
+
+
+async def _savings(ctx: Context) -> str:
+    await show_savings(ctx)
+    return MENU
+
+
+async def _info(ctx: Context) -> str:
+    await show_info(ctx)
+    return MENU
+
+
+async def _profile(ctx: Context) -> str:
+    return profile.State.MAIN
+
+
+async def _language(ctx: Context) -> str:
+    return LANGUAGE
+
+
+async def _help(ctx: Context) -> str:
+    ctx.say("help.general")
+    return MENU
 
 
 ENTRIES = (
-    Entry("menu:language", N_("menu.language"), LANGUAGE),
-    Entry("menu:help", N_("menu.help"), None),
+    Entry("menu:register", N_("menu.register"), _register, newcomer),
+    Entry("menu:report", N_("menu.report"), _report),
+    Entry("menu:savings", N_("menu.savings"), _savings, resident),
+    Entry("menu:info", N_("menu.info"), _info, resident),
+    Entry("menu:profile", N_("menu.profile"), _profile, resident),
+    Entry("menu:language", N_("menu.language"), _language, newcomer),
+    Entry("menu:help", N_("menu.help"), _help),
 )
 
 
 async def ask_menu(ctx: Context) -> None:
-    """Shows the main menu."""
-    ctx.say("menu.ask", choices=[(entry.key, entry.label) for entry in ENTRIES])
+    """Shows the entries that serve this person."""
+    ctx.say("menu.ask", choices=[(e.key, e.label) for e in ENTRIES if e.shown(ctx.person)])
 
 
 async def open_entry(ctx: Context, message: Inbound) -> str:
-    """Opens the chosen journey; help explains the bot and shows the menu again."""
+    """Opens the chosen entry."""
     entry = next(entry for entry in ENTRIES if entry.key == message.choice)
-    if entry.target is None:
-        ctx.say("help.general")
-        return MENU
-    return entry.target
+    return await entry.open(ctx)
 
 
 STEPS = {State.MAIN: Step(ask=ask_menu, answer=open_entry, help=N_("help.general"))}

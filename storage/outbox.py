@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from enum import IntEnum
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Outbox
@@ -110,3 +110,8 @@ async def finish(session: AsyncSession, row_id: int, owner: str, **values: Any) 
         .where(Outbox.id == row_id, Outbox.lease_owner == owner)
         .values(lease_owner=None, lease_until=None, **values)
     )
+
+
+async def forget(session: AsyncSession, row_id: int) -> None:
+    """Delete a sent row whose body must not outlive its delivery."""
+    await session.execute(delete(Outbox).where(Outbox.id == row_id))

@@ -10,16 +10,19 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from pydantic import SecretStr
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
 from bot.cli import upgrade
+from bot.logs import install as install_log_scrubbing
 from bot.logs import quiet_libraries
 from bot.settings import Settings
 from storage.db import Database, sync_url
 from storage.models import Base
 from storage.reference import load_reference_data
+from tests.fakes.telegram_api import FakeBotAPI
 
 ROOT = Path(__file__).resolve().parent.parent
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
@@ -29,6 +32,7 @@ _postgres_ran = 0
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    install_log_scrubbing()
     quiet_libraries()
     for name in ("TELEGRAM_BOT_TOKEN", "DATABASE_URL"):
         os.environ.pop(name, None)
@@ -114,3 +118,27 @@ async def count(db: Database, sql: str, **params: object) -> int:
     """A scalar from a raw SQL query (for assertions)."""
     async with db.transaction() as session:
         return int((await session.execute(text(sql), params)).scalar_one())
+
+
+TOKEN = "123456:TEST-token-0123456789abcdefghijklmnop"
+
+
+@pytest.fixture(scope="session")
+def fake_api() -> Iterator[FakeBotAPI]:
+    """One fake Bot API for the run, limits matching the `settings` fixture."""
+    with FakeBotAPI(token=TOKEN, global_per_second=300, chat_burst=10, chat_per_second=100) as fake:
+        yield fake
+
+
+@pytest.fixture
+def fake(fake_api: FakeBotAPI) -> FakeBotAPI:
+    fake_api.reset()
+    fake_api.latency = 0.0
+    return fake_api
+
+
+@pytest.fixture
+def telegram_settings(settings: Settings, fake: FakeBotAPI) -> Settings:
+    return settings.model_copy(
+        update={"telegram_bot_token": SecretStr(TOKEN), "telegram_api_base_url": fake.base_url}
+    )

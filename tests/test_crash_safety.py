@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Iterator
 
 import pytest
-from pydantic import SecretStr
 
 from bot.app import App
 from bot.channels.telegram.polling import Poller
@@ -22,26 +20,12 @@ from storage.types import utcnow
 from tests.conftest import count
 from tests.fakes.telegram_api import FakeBotAPI
 
-TOKEN = "123456:TEST-token-0123456789abcdefghijklmnop"
 USERS = [801, 802, 803, 804, 805]
 
 
-@pytest.fixture(scope="module")
-def fake_api() -> Iterator[FakeBotAPI]:
-    with FakeBotAPI(token=TOKEN, global_per_second=300, chat_burst=10, chat_per_second=100) as fake:
-        yield fake
-
-
 @pytest.fixture
-def fake(fake_api: FakeBotAPI) -> FakeBotAPI:
-    fake_api.reset()
-    fake_api.latency = 0.0
-    return fake_api
-
-
-@pytest.fixture
-def app(settings: Settings, fake: FakeBotAPI) -> App:
-    return App(settings.model_copy(update={"telegram_bot_token": SecretStr(TOKEN), "telegram_api_base_url": fake.base_url}))
+def app(telegram_settings: Settings) -> App:
+    return App(telegram_settings)
 
 
 class Stalling(Engine):

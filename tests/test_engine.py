@@ -11,8 +11,8 @@ from sqlalchemy import select
 from bot.engine import DUPLICATE, FAILED, DatabaseUnavailable, Engine
 from bot.i18n import translate
 from bot.messages import Inbound, Kind
-from handlers import STEPS
-from handlers.dialog import LANGUAGE, MENU, Context, Dialog, Step
+from handlers import STEPS, build_dialog
+from handlers.dialog import LANGUAGE, MENU, Context, Step
 from storage.db import Database
 from storage.models import Conversation, InboundRecord, Person
 from tests.conftest import count
@@ -20,7 +20,9 @@ from tests.support import Direct, inbound
 
 
 def make_engine(db: Database, steps: dict[str, Step] = STEPS) -> Engine:
-    return Engine(db, Dialog(steps, idle_after=timedelta(minutes=30)), "test", "id", 5.0)
+    dialog = build_dialog(timedelta(minutes=30))
+    dialog.steps = steps
+    return Engine(db, dialog, "test", "id", 5.0)
 
 
 def id_(key: str, **values: object) -> str:

@@ -10,10 +10,17 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
 from bot.i18n import LOCALE_DIR, LOCALES, CatalogMissing, translate, translations
+from storage.reference import rows
 
 ROOT = Path(__file__).resolve().parent.parent
 KEYWORDS = {"N_": None, "t": None, "say": None, "translate": (2,)}
-SAME_IN_BOTH = {"language.name.id", "language.name.en"}  # names of languages are written the same
+# Names of languages, and line templates made only of placeholders, read the same in both.
+SAME_IN_BOTH = {
+    "language.name.id", "language.name.en",
+    "report.line", "report.item", "savings.report_line", "info.price_line",
+}
+# Keys built from reference data (category codes) rather than written in the code.
+DATA_PREFIXES = ("category.", "category_group.")
 PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
 
@@ -51,7 +58,7 @@ def test_every_key_in_the_code_is_translated_and_none_is_fuzzy_or_empty(locale: 
 
 
 def test_no_catalog_entry_is_unused() -> None:
-    unused = {m.id for m in catalog("id") if m.id} - keys_in_code()
+    unused = {m.id for m in catalog("id") if m.id and not m.id.startswith(DATA_PREFIXES)} - keys_in_code()
     assert not unused, f"unused catalog entries: {sorted(unused)}"
 
 
@@ -63,3 +70,11 @@ def test_english_differs_from_indonesian_and_placeholders_agree() -> None:
     assert not same, f"untranslated English: {sorted(same)}"
     for key in indonesian:
         assert set(PLACEHOLDER.findall(indonesian[key])) == set(PLACEHOLDER.findall(english[key])), key
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_every_waste_category_and_group_has_a_name(locale: str) -> None:
+    messages = {m.id for m in catalog(locale) if m.id and m.string}
+    for row in rows("waste_categories.csv"):
+        assert f"category.{row['code']}" in messages
+        assert f"category_group.{row['group']}" in messages

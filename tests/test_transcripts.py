@@ -4,17 +4,11 @@ real polling loop against the fake Bot API), on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 
 import pytest
-from pydantic import SecretStr
 
 from bot.app import App
-from bot.settings import Settings
-from tests.fakes.telegram_api import FakeBotAPI
 from tests.transcripts import Say, Tap, Transcript, assert_turns, local_chat, telegram_turns
-
-TOKEN = "123456:TEST-token-0123456789abcdefghijklmnop"
 
 SPINE: Transcript = [
     (Say("/start"), [("id", "start.welcome"), ("id", "language.ask")]),
@@ -27,23 +21,6 @@ SPINE: Transcript = [
     (Say("BATAL"), [("id", "cancel.done"), ("id", "menu.ask")]),
     (Tap("Bantuan"), [("id", "help.general"), ("id", "menu.ask")]),
 ]
-
-
-@pytest.fixture(scope="module")
-def fake_api() -> Iterator[FakeBotAPI]:
-    with FakeBotAPI(token=TOKEN, global_per_second=300, chat_burst=10, chat_per_second=100) as fake:
-        yield fake
-
-
-@pytest.fixture
-def fake(fake_api: FakeBotAPI) -> FakeBotAPI:
-    fake_api.reset()
-    return fake_api
-
-
-@pytest.fixture
-def telegram_settings(settings: Settings, fake: FakeBotAPI) -> Settings:
-    return settings.model_copy(update={"telegram_bot_token": SecretStr(TOKEN), "telegram_api_base_url": fake.base_url})
 
 
 @pytest.mark.parametrize("channel", ["local", "telegram"])

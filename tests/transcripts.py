@@ -36,17 +36,18 @@ class Tap:
 
 
 Action = Say | Tap
-Expected = Sequence[tuple[str, str]]  # (locale, message key) of each reply, in order
+# Each reply, in order: (locale, message key) or (locale, message key, placeholder values).
+Expected = Sequence[tuple[str, str] | tuple[str, str, dict[str, object]]]
 Transcript = Sequence[tuple[Action, Expected]]
 
 
 def texts(expected: Expected) -> list[str]:
-    return [translate(locale, key) for locale, key in expected]
+    return [translate(item[0], item[1], **(item[2] if len(item) > 2 else {})) for item in expected]  # type: ignore[misc]
 
 
-def local_chat(database_url: str, user: str, transcript: Transcript, timeout: float = 60) -> list[list[str]]:
-    """Run `ksbb chat --user USER` as a subprocess with the transcript on a pipe; the reply blocks
-    printed after each message."""
+def local_chat(database_url: str, user: str, transcript: Transcript, timeout: float = 60) -> list[str]:
+    """Run `ksbb chat --user USER` as a subprocess with the transcript on a pipe; what it printed
+    after each message."""
     lines = [action.text if isinstance(action, Say) else action.label for action, _ in transcript]
     env = {**os.environ, "DATABASE_URL": database_url}
     env.pop("TELEGRAM_BOT_TOKEN", None)
@@ -64,24 +65,28 @@ def local_chat(database_url: str, user: str, transcript: Transcript, timeout: fl
     return split_turns(result.stdout, lines)
 
 
-def split_turns(output: str, lines: list[str]) -> list[list[str]]:
-    """The blocks (one per reply, separated by blank lines) printed after each `> message` echo."""
-    turns: list[list[str]] = []
-    for chunk in ("\n" + output).split("\n> ")[1:]:
-        _echo, _, body = chunk.partition("\n")
-        turns.append([block.strip("\n") for block in body.split("\n\n") if block.strip()])
+def split_turns(output: str, lines: list[str]) -> list[str]:
+    """What was printed after each `> message` echo."""
+    turns = [chunk.partition("\n")[2] for chunk in ("\n" + output).split("\n> ")[1:]]
     assert len(turns) == len(lines), output
     return turns
 
 
-def assert_turns(turns: list[list[str]], transcript: Transcript) -> None:
-    """Each turn has exactly the expected replies, each starting with the expected text."""
-    for (action, expected), blocks in zip(transcript, turns, strict=True):
+def assert_turns(turns: Sequence[str | list[str]], transcript: Transcript) -> None:
+    """Each turn holds the expected replies in order: exactly those messages when the channel
+    delivers them one by one (Telegram), in that order within the printed text (local chat)."""
+    for (action, expected), turn in zip(transcript, turns, strict=True):
         wanted = texts(expected)
-        assert len(blocks) == len(wanted), (action, blocks, wanted)
-        for block, text in zip(blocks, wanted, strict=True):
-            assert block.startswith(text), (action, block, text)
-
+        if isinstance(turn, str):
+            position = 0
+            for text in wanted:
+                found = turn.find(text, position)
+                assert found >= 0, (action, turn, text)
+                position = found + len(text)
+            continue
+        assert len(turn) == len(wanted), (action, turn, wanted)
+        for message, text in zip(turn, wanted, strict=True):
+            assert message.startswith(text), (action, message, text)
 
 
 class TelegramChat:

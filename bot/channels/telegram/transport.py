@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputFile, LinkPreviewOptions
 from telegram.constants import MessageLimit, ParseMode
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 
 from bot.channels.errors import Permanent, Throttled, Transient, Unreachable
 from bot.channels.telegram import CHANNEL
@@ -46,6 +46,8 @@ class TelegramTransport:
             raise Permanent(exc.message) from exc
         except NetworkError as exc:
             raise Transient(exc.message) from exc
+        except TelegramError as exc:  # a revoked token, a group that moved, …
+            raise Permanent(exc.message) from exc
 
     async def _send(self, chat_id: int, reply: Reply) -> str:
         markup = keyboard(reply)

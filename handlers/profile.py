@@ -1,0 +1,77 @@
+"""Profile: language, change RW, and erasing one's data."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from bot.formatting import rupiah
+from bot.i18n import N_
+from bot.messages import Inbound
+from handlers import registration
+from handlers.dialog import LANGUAGE, MENU, Context, Step
+from storage import banks, places
+from storage.erasure import erase_person
+from storage.ledger import balance
+
+
+class State(StrEnum):
+    MAIN = "profile.main"
+    ERASE = "profile.erase"
+
+
+CHOICES = (
+    ("profile:language", N_("profile.language")),
+    ("profile:rw", N_("profile.change_rw")),
+    ("profile:erase", N_("profile.erase")),
+    ("profile:back", N_("profile.back")),
+)
+ERASE_CHOICES = (("erase:yes", N_("profile.erase_yes")), ("erase:no", N_("profile.erase_no")))
+
+
+async def ask_profile(ctx: Context) -> None:
+    """Shows who and where the person is, and what they can change."""
+    rw = await places.rw(ctx.session, ctx.person.rw_id) if ctx.person.rw_id else None
+    ctx.say(
+        "profile.ask",
+        name=ctx.person.name or "-",
+        rw=f"{rw.number:03d}" if rw else "-",
+        kelurahan=rw.kelurahan.name if rw else "-",
+        language=ctx.t(f"language.name.{ctx.person.locale}"),
+        choices=CHOICES,
+    )
+
+
+async def answer_profile(ctx: Context, message: Inbound) -> str:
+    if message.choice == "profile:language":
+        return LANGUAGE
+    if message.choice == "profile:rw":
+        return registration.change_rw(ctx)
+    if message.choice == "profile:erase":
+        return State.ERASE
+    return MENU
+
+
+async def ask_erase(ctx: Context) -> None:
+    """Warns when savings remain, then asks for a clear yes."""
+    for account in await banks.accounts_of(ctx.session, ctx.person.id):
+        amount = await balance(ctx.session, account.id)
+        if amount:
+            ctx.say("profile.erase_balance", amount=rupiah(amount, ctx.person.locale), bank=account.bank.name)
+    ctx.say("profile.ask_erase", choices=ERASE_CHOICES)
+
+
+async def answer_erase(ctx: Context, message: Inbound) -> str | None:
+    """Erases the person's data and says goodbye (a message that is itself deleted once sent)."""
+    if message.choice != "erase:yes":
+        ctx.say("cancel.done")
+        return MENU
+    await erase_person(ctx.session, ctx.person.id)
+    ctx.erased = True
+    ctx.say_text(ctx.t("profile.erased"), forget=True)
+    return None
+
+
+STEPS = {
+    State.MAIN: Step(ask_profile, answer_profile, N_("profile.help")),
+    State.ERASE: Step(ask_erase, answer_erase, N_("profile.help_erase")),
+}

@@ -1,0 +1,197 @@
+"""Resident registration: consent first, then name, then the RW (kota → kecamatan → kelurahan, or a
+typed kelurahan name, then the RW number)."""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+
+from bot.formatting import rupiah
+from bot.i18n import N_
+from bot.messages import Inbound, Kind
+from handlers.dialog import MENU, TEXT, Context, Raw, Step
+from handlers.matching import search_names
+from handlers.parsing import ParseError, parse_rw_number
+from storage import banks, places
+from storage.ledger import balance
+from storage.models import Kelurahan, Person
+
+NOTICE_VERSION = "2026-11"
+CONSENT_CHOICES = (("consent:yes", N_("register.agree")), ("consent:no", N_("register.disagree")))
+RW_ERRORS = {"out_of_range": N_("register.rw_out_of_range")}
+RW_NOT_A_NUMBER = N_("register.rw_not_a_number")
+NAME_LETTERS = re.compile(r"[^\W\d_]", re.UNICODE)
+
+
+class State(StrEnum):
+    CONSENT = "register.consent"
+    NAME = "register.name"
+    KOTA = "register.kota"
+    KECAMATAN = "register.kecamatan"
+    KELURAHAN = "register.kelurahan"
+    PICK = "register.pick"
+    RW = "register.rw"
+
+
+def is_resident(person: Person) -> bool:
+    """Consented, named and placed in an RW."""
+    return person.consent_at is not None and person.name is not None and person.rw_id is not None
+
+
+def start(ctx: Context, then: str = MENU) -> str:
+    """Where registration begins for this person; `then` is where it leads when done."""
+    ctx.data["then"] = then
+    if ctx.person.consent_at is None:
+        return State.CONSENT
+    return State.NAME if ctx.person.name is None else State.KOTA
+
+
+def change_rw(ctx: Context) -> str:
+    """Choose a new RW (from the profile)."""
+    ctx.data["then"] = MENU
+    ctx.data["changing_rw"] = True
+    return State.KOTA
+
+
+async def ask_consent(ctx: Context) -> None:
+    """Says what is stored and why, and asks for consent."""
+    ctx.say("register.notice")
+    ctx.say("register.ask_consent", choices=CONSENT_CHOICES)
+
+
+async def answer_consent(ctx: Context, message: Inbound) -> str:
+    """Records consent with the notice version and time (goes on to the name), or ends politely."""
+    if message.choice != "consent:yes":
+        ctx.data.clear()
+        ctx.say("register.declined")
+        return MENU
+    ctx.person.consent_at = ctx.now
+    ctx.person.consent_version = NOTICE_VERSION
+    return State.NAME
+
+
+async def ask_name(ctx: Context) -> None:
+    ctx.say("register.ask_name")
+
+
+async def answer_name(ctx: Context, message: Inbound) -> str | None:
+    """Keeps a plausible name (2–60 characters with letters); goes on to the kota."""
+    name = " ".join(message.text.split())
+    if not 2 <= len(name) <= 60 or len(NAME_LETTERS.findall(name)) < 2:
+        ctx.say("register.name_invalid")
+        return None
+    ctx.person.name = name
+    return State.KOTA
+
+
+async def ask_kota(ctx: Context) -> None:
+    kota = await places.all_kota(ctx.session)
+    ctx.say("register.ask_kota", choices=[(f"kota:{k.code}", Raw(places.short_kota(k.name))) for k in kota])
+
+
+async def answer_kota(ctx: Context, message: Inbound) -> str | None:
+    """A kota leads to its kecamatan; a typed name searches every kelurahan."""
+    if message.kind is Kind.CHOICE:
+        ctx.data["kota"] = (message.choice or "").removeprefix("kota:")
+        return State.KECAMATAN
+    return await search(ctx, message.text, kota_code=None)
+
+
+async def ask_kecamatan(ctx: Context) -> None:
+    kecamatan = await places.kecamatan_of(ctx.session, ctx.data["kota"])
+    ctx.say("register.ask_kecamatan", choices=[(f"kec:{k.code}", Raw(k.name)) for k in kecamatan])
+
+
+async def answer_kecamatan(ctx: Context, message: Inbound) -> str | None:
+    if message.kind is Kind.CHOICE:
+        ctx.data["kecamatan"] = (message.choice or "").removeprefix("kec:")
+        return State.KELURAHAN
+    return await search(ctx, message.text, kota_code=ctx.data["kota"])
+
+
+async def ask_kelurahan(ctx: Context) -> None:
+    kelurahan = await places.kelurahan_of(ctx.session, ctx.data["kecamatan"])
+    ctx.say("register.ask_kelurahan", choices=[(f"kel:{k.code}", Raw(k.name)) for k in kelurahan])
+
+
+async def answer_kelurahan(ctx: Context, message: Inbound) -> str | None:
+    if message.kind is Kind.CHOICE:
+        ctx.data["kelurahan"] = (message.choice or "").removeprefix("kel:")
+        return State.RW
+    return await search(ctx, message.text, kota_code=ctx.data.get("kota"))
+
+
+async def search(ctx: Context, text: str, kota_code: str | None) -> str | None:
+    """Typed kelurahan names, typos forgiven: offer what matches, or say nothing did."""
+    found = search_names(text, await places.all_kelurahan(ctx.session, kota_code), lambda k: k.name)
+    if not found:
+        ctx.say("register.kelurahan_not_found", text=text[:40])
+        return None
+    ctx.data["matches"] = [k.code for k in found]
+    return State.PICK
+
+
+async def ask_pick(ctx: Context) -> None:
+    matches = [await places.kelurahan(ctx.session, code) for code in ctx.data.get("matches", [])]
+    ctx.say("register.ask_pick", choices=[(f"kel:{k.code}", Raw(place_label(k))) for k in matches if k])
+
+
+async def answer_pick(ctx: Context, message: Inbound) -> str | None:
+    if message.kind is Kind.CHOICE:
+        ctx.data["kelurahan"] = (message.choice or "").removeprefix("kel:")
+        return State.RW
+    return await search(ctx, message.text, kota_code=None)
+
+
+def place_label(kelurahan: Kelurahan) -> str:
+    """`Kebon Melati – Tanah Abang, Jakarta Pusat`."""
+    kecamatan = kelurahan.kecamatan
+    return f"{kelurahan.name} – {kecamatan.name}, {places.short_kota(kecamatan.kota.name)}"
+
+
+async def ask_rw(ctx: Context) -> None:
+    kelurahan = await places.kelurahan(ctx.session, ctx.data["kelurahan"])
+    ctx.say("register.ask_rw", kelurahan=kelurahan.name if kelurahan else "")
+
+
+async def answer_rw(ctx: Context, message: Inbound) -> str | None:
+    """Places the person in the RW, opens their waste-bank account if the RW has a bank, and says so."""
+    try:
+        number = parse_rw_number(message.text)
+    except ParseError as error:
+        ctx.say(RW_ERRORS.get(error.reason, RW_NOT_A_NUMBER))
+        return None
+    rw = await places.get_or_create_rw(ctx.session, ctx.data["kelurahan"], number)
+    previous_rw, ctx.person.rw_id = ctx.person.rw_id, rw.id
+    ctx.say("register.done", name=ctx.person.name, rw=f"{rw.number:03d}", kelurahan=rw.kelurahan.name)
+    bank = await banks.bank_for_rw(ctx.session, rw.id)
+    if bank is None:
+        ctx.say("register.no_bank")
+    else:
+        account = await banks.ensure_account(ctx.session, ctx.person.id, bank.id)
+        ctx.say("register.bank", bank=bank.name, member=account.member_number)
+    if ctx.data.pop("changing_rw", False) and previous_rw != rw.id:
+        await tell_savings_stay(ctx)
+    then = ctx.data.pop("then", MENU)
+    for key in ("kota", "kecamatan", "kelurahan", "matches"):
+        ctx.data.pop(key, None)
+    return then
+
+
+async def tell_savings_stay(ctx: Context) -> None:
+    """Savings stay with the bank where they were earned."""
+    for account in await banks.accounts_of(ctx.session, ctx.person.id):
+        amount = await balance(ctx.session, account.id)
+        if amount:
+            ctx.say("register.savings_stay", amount=rupiah(amount, ctx.person.locale), bank=account.bank.name)
+
+
+STEPS = {
+    State.CONSENT: Step(ask_consent, answer_consent, N_("register.help_consent")),
+    State.NAME: Step(ask_name, answer_name, N_("register.help_name"), accepts=TEXT),
+    State.KOTA: Step(ask_kota, answer_kota, N_("register.help_place"), accepts=TEXT),
+    State.KECAMATAN: Step(ask_kecamatan, answer_kecamatan, N_("register.help_place"), accepts=TEXT),
+    State.KELURAHAN: Step(ask_kelurahan, answer_kelurahan, N_("register.help_place"), accepts=TEXT),
+    State.PICK: Step(ask_pick, answer_pick, N_("register.help_place"), accepts=TEXT),
+    State.RW: Step(ask_rw, answer_rw, N_("register.help_rw"), accepts=TEXT),
+}
