@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 from dataclasses import dataclass
 from datetime import datetime
@@ -77,7 +78,7 @@ class Engine:
                 session, message.sender, message.channel, message.address, self.default_locale, now
             )
             conversation = await lock_conversation(session, identity.person_id, now)
-            ctx = Context(session, identity.person, identity, now, dict(conversation.data))
+            ctx = Context(session, identity.person, identity, now, copy.deepcopy(conversation.data))
             await self.dialog.turn(ctx, conversation, message)
             person_id = None if ctx.erased else identity.person_id
             rows = [self._row(message, reply, person_id, now) for reply in ctx.replies]

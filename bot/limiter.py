@@ -99,9 +99,11 @@ class Rules:
 
 def rules_from_settings(settings: Settings) -> dict[str, Rules]:
     """Every channel's rules, from the settings."""
-    margin = getattr(settings, "limiter_margin_seconds", SAFETY_MARGIN)
     telegram = Rules(
-        settings.telegram_global_per_second, settings.telegram_chat_burst, settings.telegram_chat_per_second, margin
+        settings.telegram_global_per_second,
+        settings.telegram_chat_burst,
+        settings.telegram_chat_per_second,
+        settings.limiter_margin_seconds,
     )
     return {"telegram": telegram, "local": Rules()}
 
