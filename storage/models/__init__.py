@@ -11,7 +11,9 @@ from storage.models.core import (
     Person,
     ScheduledOccurrence,
 )
+from storage.models.broadcast import Broadcast
 from storage.models.places import RW, Kecamatan, Kelurahan, Kota
+from storage.models.roles import AuditEntry, Invite, InviteFailure, RoleGrant, RoleRW
 from storage.models.waste import (
     Account,
     LedgerEntry,
@@ -21,11 +23,19 @@ from storage.models.waste import (
     WasteCategory,
     WasteReport,
     WasteReportItem,
+    Withdrawal,
 )
 
 __all__ = [
     "RW",
     "Account",
+    "AuditEntry",
+    "Broadcast",
+    "Invite",
+    "InviteFailure",
+    "RoleGrant",
+    "RoleRW",
+    "Withdrawal",
     "Kecamatan",
     "Kelurahan",
     "Kota",

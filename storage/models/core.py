@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from storage.models.base import Base, BigId
@@ -25,6 +25,8 @@ class Person(Base):
     consent_version: Mapped[str | None] = mapped_column(String(16))
     consent_at: Mapped[datetime | None]
     rw_id: Mapped[int | None] = mapped_column(ForeignKey("rw.id"), index=True)
+    reminders: Mapped[bool] = mapped_column(default=True, server_default=true())
+    opted_out_at: Mapped[datetime | None]  # BERHENTI: no broadcasts or reminders (replies still go)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
@@ -98,6 +100,7 @@ class Outbox(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
     error: Mapped[str | None] = mapped_column(String(200))
+    broadcast_id: Mapped[int | None] = mapped_column(ForeignKey("broadcast.id"), index=True)
     platform_message_id: Mapped[str | None] = mapped_column(String(64))
 
 

@@ -96,12 +96,14 @@ class LedgerEntry(Base):
     amount: Mapped[int] = mapped_column(Integer)
     kind: Mapped[str] = mapped_column(String(24))
     report_id: Mapped[int | None] = mapped_column(ForeignKey("waste_report.id"), index=True)
+    withdrawal_id: Mapped[int | None] = mapped_column(ForeignKey("withdrawal.id"), index=True)
     reverses_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_entry.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class WasteReport(Base):
-    """Sorted waste a resident reported, awaiting weighing at the bank (or verified/rejected)."""
+    """Sorted waste: reported by a resident (awaiting weighing, then verified, rejected or settled by
+    a weigh-in), or weighed in by a coordinator (a deposit, verified when recorded)."""
 
     __tablename__ = "waste_report"
 
@@ -109,9 +111,14 @@ class WasteReport(Base):
     person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id", ondelete="SET NULL"), index=True)
     rw_id: Mapped[int] = mapped_column(ForeignKey("rw.id"), index=True)
     bank_id: Mapped[int | None] = mapped_column(ForeignKey("waste_bank.id"), index=True)
+    source: Mapped[str] = mapped_column(String(16), default="self", server_default="self")  # self | weighin
     status: Mapped[str] = mapped_column(String(16), default="reported")
     photo: Mapped[str | None] = mapped_column(String(200))
     reported_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    decided_at: Mapped[datetime | None]
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("person.id", ondelete="SET NULL"))
+    settled_by_id: Mapped[int | None] = mapped_column(ForeignKey("waste_report.id"))
+    reject_reason: Mapped[str | None] = mapped_column(String(200))
 
     items: Mapped[list[WasteReportItem]] = relationship(
         back_populates="report", cascade="all, delete-orphan", order_by="WasteReportItem.id"
@@ -135,3 +142,17 @@ class WasteReportItem(Base):
     def estimate(self) -> int:
         """The value in whole Rupiah, rounded half up."""
         return (self.grams * self.rupiah_per_kg + 500) // 1000
+
+
+class Withdrawal(Base):
+    """A resident's request to take savings out: held at once, then paid or declined."""
+
+    __tablename__ = "withdrawal"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id"), index=True)
+    amount: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16), default="held")  # held | paid | declined
+    requested_at: Mapped[datetime] = mapped_column(default=utcnow)
+    decided_at: Mapped[datetime | None]
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("person.id", ondelete="SET NULL"))
