@@ -8,8 +8,9 @@ import getpass
 import sys
 from pathlib import Path
 
-from bot import logs
-from bot.settings import SettingsError, load_settings
+from bot import admin, logs
+from bot.settings import Settings, SettingsError, load_settings
+from storage.db import Database
 
 ALEMBIC_INI = Path(__file__).resolve().parent.parent / "alembic.ini"
 
@@ -23,6 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("worker", help="outbox senders and the scheduler")
     db = commands.add_parser("db", help="database commands")
     db.add_argument("action", choices=["upgrade"])
+    admin.add_commands(commands)
     args = parser.parse_args(argv)
 
     try:
@@ -32,6 +34,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.command == "db":
         return upgrade(settings.database_url)  # Alembic configures its own logging
+    if args.command == "admin":
+        return asyncio.run(run_admin(settings, args))
 
     chatting = args.command == "chat" or (args.command == "run" and settings.telegram_bot_token is None)
     logs.configure("WARNING" if chatting else settings.log_level)
@@ -46,6 +50,18 @@ def main(argv: list[str] | None = None) -> int:
         asyncio.run(app.run_telegram())
     else:
         asyncio.run(app.run_worker())
+    return 0
+
+
+async def run_admin(settings: Settings, args: argparse.Namespace) -> int:
+    db = Database(settings.database_url)
+    try:
+        print(await admin.run(db, args, settings.telegram_bot_username))
+    except admin.AdminError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    finally:
+        await db.dispose()
     return 0
 
 

@@ -19,6 +19,7 @@ from storage.db import Database
 from storage.inbound import attach_person, record_inbound
 from storage.outbox import Priority
 from storage.people import find_identity, identify
+from storage.roles import roles_of
 from storage.types import utcnow
 
 log = logging.getLogger(__name__)
@@ -78,7 +79,10 @@ class Engine:
                 session, message.sender, message.channel, message.address, self.default_locale, now
             )
             conversation = await lock_conversation(session, identity.person_id, now)
-            ctx = Context(session, identity.person, identity, now, copy.deepcopy(conversation.data))
+            ctx = Context(
+                session, identity.person, identity, now, copy.deepcopy(conversation.data),
+                roles=await roles_of(session, identity.person_id),
+            )
             await self.dialog.turn(ctx, conversation, message)
             person_id = None if ctx.erased else identity.person_id
             rows = [self._row(message, reply, person_id, now) for reply in ctx.replies]

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import re
 import traceback
+
+from storage.pseudonym import pseudonym
+
+__all__ = ["pseudonym", "mask", "scrub", "install", "configure", "quiet_libraries", "MaskingFilter"]
 
 # Libraries that log request URLs (with the bot token) or payloads (with phone numbers and text).
 QUIET = ("httpx", "httpcore", "telegram", "twilio.http_client", "apscheduler", "aiosqlite")
@@ -15,11 +18,6 @@ _SECRETS = (
     re.compile(r"(?<![\w.])(?:\+?62|0)8\d{7,12}\b"),  # Indonesian mobile numbers
     re.compile(r"\+\d{9,15}\b"),  # other numbers in E.164
 )
-
-
-def pseudonym(identity_key: str) -> str:
-    """A short stable stand-in for an identity key (`telegram:123` → `p:3f9a…`), safe to log."""
-    return "p:" + hashlib.sha256(identity_key.encode()).hexdigest()[:12]
 
 
 def mask(text: str) -> str:

@@ -20,6 +20,7 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///ksbb.db"
     telegram_bot_token: SecretStr | None = None
     telegram_api_base_url: str = "https://api.telegram.org/bot"
+    telegram_bot_username: str | None = None  # for t.me deep links in invite codes
     default_locale: Literal["id", "en"] = "id"
     timezone: str = "Asia/Jakarta"
 

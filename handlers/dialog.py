@@ -49,6 +49,7 @@ class Context:
     replies: list[Reply] = field(default_factory=list)
     offered: list[tuple[str, str]] | None = None
     erased: bool = False
+    roles: frozenset[str] = frozenset()
 
     def t(self, key: str, **values: object) -> str:
         """A message in the person's language."""
@@ -91,7 +92,7 @@ def parse_command(text: str) -> tuple[str, str] | None:
     slash = _COMMAND.match(stripped)
     if slash:
         name = slash.group("name").lower()
-        return _COMMANDS.get(name, "unknown"), (slash.group("arg") or "").strip()
+        return _COMMANDS.get(name, name), (slash.group("arg") or "").strip()
     word = stripped.lower()
     return (_COMMANDS[word], "") if word in _COMMANDS and word not in ("start", "mulai") else None
 
@@ -104,11 +105,13 @@ class Dialog:
         steps: Mapping[str, Step],
         idle_after: timedelta,
         start_handlers: Mapping[str, StartHandler] | None = None,
+        commands: Mapping[str, StartHandler] | None = None,
         help_footer: HelpFooter | None = None,
     ) -> None:
         self.steps = steps
         self.idle_after = idle_after
         self.start_handlers = start_handlers or {}
+        self.commands = commands or {}
         self.help_footer = help_footer
 
     async def turn(self, ctx: Context, conversation: Conversation, message: Inbound) -> None:
@@ -174,6 +177,8 @@ class Dialog:
             if footer:
                 ctx.say_text(footer)
             return state or MENU
+        if name in self.commands:
+            return await self.commands[name](ctx, arg)
         ctx.say("command.unknown")
         return None
 

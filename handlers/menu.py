@@ -9,10 +9,10 @@ from enum import StrEnum
 from bot.i18n import N_
 from bot.messages import Inbound
 from handlers import profile, registration, report
+from handlers.coordinator import menu as coordinator_menu
 from handlers.dialog import LANGUAGE, MENU, Context, Step
 from handlers.info import show_info
 from handlers.savings import show_savings
-from storage.models import Person
 
 
 class State(StrEnum):
@@ -24,15 +24,20 @@ class Entry:
     key: str
     label: str
     open: Callable[[Context], Awaitable[str]]  # does what the entry does; returns the next state
-    shown: Callable[[Person], bool] = lambda person: True
+    shown: Callable[[Context], bool] = lambda ctx: True
 
 
-def resident(person: Person) -> bool:
-    return registration.is_resident(person)
+def resident(ctx: Context) -> bool:
+    return registration.is_resident(ctx.person)
 
 
-def newcomer(person: Person) -> bool:
-    return not registration.is_resident(person)
+def newcomer(ctx: Context) -> bool:
+    return not registration.is_resident(ctx.person)
+
+
+def staff(ctx: Context) -> bool:
+    """Coordinators and admins, once a coordinator journey has landed for them."""
+    return bool(coordinator_menu.visible(ctx))
 
 
 async def _register(ctx: Context) -> str:
@@ -61,6 +66,10 @@ async def _language(ctx: Context) -> str:
     return LANGUAGE
 
 
+async def _coordinate(ctx: Context) -> str:
+    return coordinator_menu.State.MAIN
+
+
 async def _help(ctx: Context) -> str:
     ctx.say("help.general")
     return MENU
@@ -72,6 +81,7 @@ ENTRIES = (
     Entry("menu:savings", N_("menu.savings"), _savings, resident),
     Entry("menu:info", N_("menu.info"), _info, resident),
     Entry("menu:profile", N_("menu.profile"), _profile, resident),
+    Entry("menu:coordinate", N_("menu.coordinate"), _coordinate, staff),
     Entry("menu:language", N_("menu.language"), _language, newcomer),
     Entry("menu:help", N_("menu.help"), _help),
 )
@@ -79,7 +89,7 @@ ENTRIES = (
 
 async def ask_menu(ctx: Context) -> None:
     """Shows the entries that serve this person."""
-    ctx.say("menu.ask", choices=[(e.key, e.label) for e in ENTRIES if e.shown(ctx.person)])
+    ctx.say("menu.ask", choices=[(e.key, e.label) for e in ENTRIES if e.shown(ctx)])
 
 
 async def open_entry(ctx: Context, message: Inbound) -> str:
