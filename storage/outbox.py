@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Outbox
+from storage.models import Identity, Outbox
 
 
 class Priority(IntEnum):
@@ -115,3 +115,14 @@ async def finish(session: AsyncSession, row_id: int, owner: str, **values: Any) 
 async def forget(session: AsyncSession, row_id: int) -> None:
     """Delete a sent row whose body must not outlive its delivery."""
     await session.execute(delete(Outbox).where(Outbox.id == row_id))
+
+
+async def last_used_identity(session: AsyncSession, person_id: int) -> Identity | None:
+    """The reachable identity the person wrote from last: where anything the bot starts goes."""
+    statement = (
+        select(Identity)
+        .where(Identity.person_id == person_id, Identity.unreachable_at.is_(None))
+        .order_by(Identity.last_inbound_at.desc(), Identity.id.desc())
+        .limit(1)
+    )
+    return (await session.execute(statement)).scalar_one_or_none()
