@@ -25,6 +25,11 @@ def main(argv: list[str] | None = None) -> int:
     db = commands.add_parser("db", help="database commands")
     db.add_argument("action", choices=["upgrade"])
     admin.add_commands(commands)
+    export_parser = commands.add_parser("export", help="export data").add_subparsers(dest="what", required=True)
+    deposits = export_parser.add_parser("deposits", help="deposits and reports, phone numbers masked")
+    deposits.add_argument("--scope", default="all", help="all, kota:NAME, kelurahan:NAME or rw:KELURAHAN:NUMBER")
+    deposits.add_argument("--format", choices=["csv", "xlsx"], default="csv")
+    deposits.add_argument("--output", help="file to write (default: setoran.<format>)")
     args = parser.parse_args(argv)
 
     try:
@@ -36,6 +41,8 @@ def main(argv: list[str] | None = None) -> int:
         return upgrade(settings.database_url)  # Alembic configures its own logging
     if args.command == "admin":
         return asyncio.run(run_admin(settings, args))
+    if args.command == "export":
+        return asyncio.run(run_export(settings, args))
 
     chatting = args.command == "chat" or (args.command == "run" and settings.telegram_bot_token is None)
     logs.configure("WARNING" if chatting else settings.log_level)
@@ -62,6 +69,24 @@ async def run_admin(settings: Settings, args: argparse.Namespace) -> int:
         return 2
     finally:
         await db.dispose()
+    return 0
+
+
+async def run_export(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.export import ScopeError, deposit_rows, resolve_scope, to_csv, to_xlsx
+
+    db = Database(settings.database_url)
+    try:
+        async with db.transaction() as session:
+            rows = await deposit_rows(session, await resolve_scope(session, args.scope))
+    except ScopeError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    finally:
+        await db.dispose()
+    path = Path(args.output or f"setoran.{args.format}")
+    path.write_bytes(to_xlsx(rows) if args.format == "xlsx" else to_csv(rows))
+    print(f"{len(rows)} rows written to {path}.")
     return 0
 
 

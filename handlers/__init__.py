@@ -5,6 +5,7 @@ from datetime import timedelta
 from handlers import info, language, menu, profile, registration, report
 from handlers.coordinator import invite
 from handlers.coordinator import menu as coordinator_menu
+from handlers.coordinator import stats
 from handlers.dialog import Dialog, Step
 
 STEPS: dict[str, Step] = {
@@ -15,6 +16,7 @@ STEPS: dict[str, Step] = {
     **profile.STEPS,
     **invite.STEPS,
     **coordinator_menu.STEPS,
+    **stats.STEPS,
 }
 
 

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n import N_, translate
-from bot.messages import Choice, Inbound, Kind, Reply
+from bot.messages import Attachment, Choice, Inbound, Kind, Reply
 from handlers.matching import match_choice
 from storage.models import Conversation, Identity, Person
 
@@ -59,10 +59,18 @@ class Context:
         """Queue a message; choices are (key, label message key) pairs and become the options offered."""
         self.say_text(self.t(key, **values), choices=choices)
 
-    def say_text(self, text: str, *, choices: Iterable[tuple[str, str]] = (), forget: bool = False) -> None:
-        """Queue a message composed from translated parts."""
+    def say_text(
+        self,
+        text: str,
+        *,
+        choices: Iterable[tuple[str, str]] = (),
+        image: Attachment | None = None,
+        document: Attachment | None = None,
+        forget: bool = False,
+    ) -> None:
+        """Queue a message composed from translated parts, optionally with an image or a document."""
         offered = tuple(Choice(key, label if isinstance(label, Raw) else self.t(label)) for key, label in choices)
-        self.replies.append(Reply(text, choices=offered, forget=forget))
+        self.replies.append(Reply(text, choices=offered, image=image, document=document, forget=forget))
         if offered:
             self.offered = [(c.key, c.label) for c in offered]
 

@@ -9,12 +9,14 @@ from enum import StrEnum
 
 from bot.i18n import N_
 from bot.messages import Inbound
+from handlers.coordinator import COORDINATOR_MENU
+from handlers.coordinator import stats
 from handlers.coordinator.access import ACTIONS
 from handlers.dialog import MENU, Context, Step
 
 
 class State(StrEnum):
-    MAIN = "coord.menu"
+    MAIN = COORDINATOR_MENU
 
 
 @dataclass(frozen=True)
@@ -25,7 +27,10 @@ class Entry:
     open: Callable[[Context], Awaitable[str]]
 
 
-ENTRIES: tuple[Entry, ...] = ()
+ENTRIES: tuple[Entry, ...] = (
+    Entry("coord:stats", N_("coord.stats"), "waste_stats", stats.show_stats),
+    Entry("coord:export", N_("coord.export"), "export_deposits", stats.start_export),
+)
 BACK = ("coord:back", N_("coord.back"))
 
 
