@@ -11,7 +11,6 @@ from handlers import registration
 from handlers.dialog import LANGUAGE, MENU, Context, Step
 from storage import banks, places
 from storage.erasure import erase_person
-from storage.ledger import balance
 
 
 class State(StrEnum):
@@ -53,8 +52,7 @@ async def answer_profile(ctx: Context, message: Inbound) -> str:
 
 async def ask_erase(ctx: Context) -> None:
     """Warns when savings remain, then asks for a clear yes."""
-    for account in await banks.accounts_of(ctx.session, ctx.person.id):
-        amount = await balance(ctx.session, account.id)
+    for account, amount in await banks.savings(ctx.session, ctx.person.id):
         if amount:
             ctx.say("profile.erase_balance", amount=rupiah(amount, ctx.person.locale), bank=account.bank.name)
     ctx.say("profile.ask_erase", choices=ERASE_CHOICES)

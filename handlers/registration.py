@@ -13,7 +13,6 @@ from handlers.dialog import MENU, TEXT, Context, Raw, Step
 from handlers.matching import search_names
 from handlers.parsing import ParseError, parse_rw_number
 from storage import banks, places
-from storage.ledger import balance
 from storage.models import Kelurahan, Person
 
 NOTICE_VERSION = "2026-11"
@@ -180,8 +179,7 @@ async def answer_rw(ctx: Context, message: Inbound) -> str | None:
 
 async def tell_savings_stay(ctx: Context) -> None:
     """Savings stay with the bank where they were earned."""
-    for account in await banks.accounts_of(ctx.session, ctx.person.id):
-        amount = await balance(ctx.session, account.id)
+    for account, amount in await banks.savings(ctx.session, ctx.person.id):
         if amount:
             ctx.say("register.savings_stay", amount=rupiah(amount, ctx.person.locale), bank=account.bank.name)
 

@@ -10,7 +10,6 @@ from bot.i18n import N_
 from handlers.clock import local, month_start, next_month_start, today, week_streak
 from handlers.dialog import Context
 from storage import banks, reports
-from storage.ledger import balance
 
 STATUS = {
     reports.REPORTED: N_("savings.status_reported"),
@@ -23,9 +22,8 @@ async def show_savings(ctx: Context) -> None:
     """One message with everything about the resident's savings."""
     person, locale = ctx.person, ctx.person.locale
     parts = [ctx.t("savings.title", name=person.name)]
-    accounts = await banks.accounts_of(ctx.session, person.id)
-    for account in accounts:
-        amount = await balance(ctx.session, account.id)
+    accounts = await banks.savings(ctx.session, person.id)
+    for account, amount in accounts:
         parts.append(ctx.t("savings.account", bank=account.bank.name, member=account.member_number,
                            balance=rupiah(amount, locale)))
     if not accounts:

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
-from storage.models import Account, Price, WasteBank, WasteBankRW, WasteCategory
+from storage.models import Account, LedgerEntry, Price, WasteBank, WasteBankRW, WasteCategory
 
 
 async def categories(session: AsyncSession) -> list[WasteCategory]:
@@ -60,3 +60,17 @@ async def accounts_of(session: AsyncSession, person_id: int) -> list[Account]:
         select(Account).options(joinedload(Account.bank)).where(Account.person_id == person_id).order_by(Account.id)
     )
     return list((await session.execute(statement)).scalars())
+
+
+async def savings(session: AsyncSession, person_id: int) -> list[tuple[Account, int]]:
+    """Each of the person's accounts (bank loaded) with its balance, in one query."""
+    total = func.coalesce(func.sum(LedgerEntry.amount), 0)
+    statement = (
+        select(Account, total)
+        .options(joinedload(Account.bank))
+        .outerjoin(LedgerEntry, LedgerEntry.account_id == Account.id)
+        .where(Account.person_id == person_id)
+        .group_by(Account.id)
+        .order_by(Account.id)
+    )
+    return [(account, int(amount)) for account, amount in (await session.execute(statement)).unique().all()]
