@@ -34,17 +34,25 @@ class Poller:
         """Poll until stopped, then wait for replies already handed to the sender."""
         try:
             while not stop.is_set():
-                await self.poll_once()
+                await self.poll_once(stop)
         finally:
             if self._deliveries:
                 await asyncio.gather(*self._deliveries, return_exceptions=True)
 
-    async def poll_once(self) -> None:
-        """One getUpdates round: handle each update in order, stopping at the first the database refuses."""
+    async def poll_once(self, stop: asyncio.Event) -> None:
+        """One getUpdates round (abandoned if we stop while it waits: nothing was fetched), then each
+        update in order, stopping at the first the database refuses."""
+        fetching = asyncio.ensure_future(
+            self.bot.get_updates(offset=self.offset, timeout=self.timeout, allowed_updates=ALLOWED_UPDATES)
+        )
+        stopping = asyncio.ensure_future(stop.wait())
+        await asyncio.wait({fetching, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        if not fetching.done():
+            fetching.cancel()
+            return
         try:
-            updates = await self.bot.get_updates(
-                offset=self.offset, timeout=self.timeout, allowed_updates=ALLOWED_UPDATES
-            )
+            updates = fetching.result()
         except (Conflict, NetworkError) as exc:
             log.warning("getUpdates failed (%s); retrying", type(exc).__name__)
             await asyncio.sleep(self.retry_seconds)

@@ -1,0 +1,36 @@
+"""`ksbb run` with a token: Telegram polling, the sender and the scheduler in one process, as
+`make run` starts it, against the fake Bot API; it registers its commands and stops on SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+
+from tests.conftest import ROOT, TOKEN
+from tests.fakes.telegram_api import FakeBotAPI
+
+
+def test_ksbb_run_answers_on_telegram_and_stops_cleanly(database_url: str, fake: FakeBotAPI) -> None:
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "TELEGRAM_BOT_TOKEN": TOKEN,
+        "TELEGRAM_API_BASE_URL": fake.base_url,
+        "TELEGRAM_GLOBAL_PER_SECOND": "300",
+        "TELEGRAM_CHAT_BURST": "10",
+        "TELEGRAM_CHAT_PER_SECOND": "100",
+    }
+    process = subprocess.Popen([sys.executable, "-m", "bot.cli", "run"], env=env, cwd=ROOT,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        fake.push_update(fake.message_update(321, "/start"))
+        fake.wait_for(lambda: len(fake.sent_to(321)) == 2, timeout=20)
+        assert fake.sent_to(321)[0].text.startswith("Selamat datang di KSBB Bot")
+        assert fake.calls["setMyCommands"] == 2
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _out, err = process.communicate(timeout=20)
+    assert process.returncode == 0, err
+    assert TOKEN not in err
