@@ -15,10 +15,12 @@ from bot.channels.local.chat import chat
 from bot.channels.local.transport import LocalTransport
 from bot.engine import Engine
 from bot.limiter import make_limiter
+from bot.reminders import reminder_duties
 from bot.scheduler import Scheduler, retention_duties
 from bot.sender import Sender, Transport
 from bot.settings import Settings
 from handlers import build_dialog
+from handlers.coordinator.broadcast_duty import broadcast_duty
 from storage.db import Database
 
 
@@ -57,7 +59,8 @@ class App:
         )
 
     def scheduler(self) -> Scheduler:
-        return Scheduler(self.db, retention_duties(timedelta(hours=self.settings.retention_hours)))
+        retention = timedelta(hours=self.settings.retention_hours)
+        return Scheduler(self.db, [*retention_duties(retention), *reminder_duties(), broadcast_duty])
 
     def telegram(self):  # type: ignore[no-untyped-def]
         """The Bot API client, or None without a token."""

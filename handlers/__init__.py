@@ -2,10 +2,15 @@
 
 from datetime import timedelta
 
-from handlers import info, language, menu, profile, registration, report
+from handlers import info, language, menu, optout, profile, registration, report, withdraw
+from handlers.coordinator import banks as coordinator_banks
+from handlers.coordinator import broadcast
 from handlers.coordinator import invite
 from handlers.coordinator import menu as coordinator_menu
-from handlers.coordinator import stats
+from handlers.coordinator import prices, stats
+from handlers.coordinator import schedule as coordinator_schedule
+from handlers.coordinator import verify, weighin
+from handlers.coordinator import withdrawals as coordinator_withdrawals
 from handlers.dialog import Dialog, Step
 
 STEPS: dict[str, Step] = {
@@ -16,7 +21,15 @@ STEPS: dict[str, Step] = {
     **profile.STEPS,
     **invite.STEPS,
     **coordinator_menu.STEPS,
+    **broadcast.STEPS,
     **stats.STEPS,
+    **withdraw.STEPS,
+    **coordinator_withdrawals.STEPS,
+    **coordinator_banks.STEPS,
+    **prices.STEPS,
+    **coordinator_schedule.STEPS,
+    **weighin.STEPS,
+    **verify.STEPS,
 }
 
 
@@ -26,6 +39,13 @@ def build_dialog(idle_after: timedelta) -> Dialog:
         STEPS,
         idle_after=idle_after,
         start_handlers={"inv": invite.start_redeeming},
-        commands={"kode": invite.start_redeeming, "code": invite.start_redeeming},
+        commands={
+            "kode": invite.start_redeeming,
+            "code": invite.start_redeeming,
+            "stop": optout.stop,
+            "resume": optout.resume,
+            "timbang": weighin.command,
+            "periksa": verify.command,
+        },
         help_footer=info.contact_line,
     )

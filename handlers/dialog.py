@@ -29,7 +29,10 @@ _COMMANDS = {
     "language": "language",
     "start": "start",
     "mulai": "start",
+    "berhenti": "stop",
+    "stop": "stop",
 }
+_RESUME = "mulai"  # resubscribes someone who opted out; otherwise `/mulai` is `/start` and `MULAI` plain text
 _COMMAND = re.compile(r"^/(?P<name>[A-Za-z_]+)(?:@\w+)?(?:\s+(?P<arg>.*))?$", re.DOTALL)
 
 
@@ -92,16 +95,19 @@ class Step:
     answer: Answer
     help: str
     accepts: frozenset[Kind] = CHOICE_ONLY
+    max_text: int = MAX_TEXT  # longer text is refused before the step sees it
 
 
-def parse_command(text: str) -> tuple[str, str] | None:
-    """`/start abc` → ("start", "abc"); a bare command word such as `BATAL` → ("cancel", "")."""
+def parse_command(text: str, opted_out: bool = False) -> tuple[str, str] | None:
+    """`/start abc` → ("start", "abc"); a bare command word such as `BATAL` → ("cancel", "");
+    `MULAI` or `/mulai` from someone who opted out → ("resume", "")."""
     stripped = text.strip()
     slash = _COMMAND.match(stripped)
+    word = slash.group("name").lower() if slash else stripped.lower()
+    if opted_out and word == _RESUME:
+        return "resume", ""
     if slash:
-        name = slash.group("name").lower()
-        return _COMMANDS.get(name, name), (slash.group("arg") or "").strip()
-    word = stripped.lower()
+        return _COMMANDS.get(word, word), (slash.group("arg") or "").strip()
     return (_COMMANDS[word], "") if word in _COMMANDS and word not in ("start", "mulai") else None
 
 
@@ -147,7 +153,8 @@ class Dialog:
         offered: list[tuple[str, str]],
         message: Inbound,
     ) -> str | None:
-        command = parse_command(message.text) if message.kind is Kind.TEXT else None
+        opted_out = ctx.person.opted_out_at is not None
+        command = parse_command(message.text, opted_out) if message.kind is Kind.TEXT else None
         if command is not None:
             return await self._command(ctx, state, *command)
         if not state:
@@ -163,7 +170,7 @@ class Dialog:
         if message.kind not in step.accepts:
             ctx.say(N_("choice.invalid") if message.kind is Kind.TEXT and offered else N_("input.unsupported"))
             return state
-        if message.kind is Kind.TEXT and len(message.text) > MAX_TEXT:
+        if message.kind is Kind.TEXT and len(message.text) > step.max_text:
             ctx.say("input.too_long")
             return None
         return await step.answer(ctx, message)

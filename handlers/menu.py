@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
 from bot.i18n import N_
 from bot.messages import Inbound
-from handlers import profile, registration, report
+from handlers import profile, registration, report, withdraw
 from handlers.coordinator import menu as coordinator_menu
 from handlers.dialog import LANGUAGE, MENU, Context, Step
 from handlers.info import show_info
@@ -24,7 +25,7 @@ class Entry:
     key: str
     label: str
     open: Callable[[Context], Awaitable[str]]  # does what the entry does; returns the next state
-    shown: Callable[[Context], bool] = lambda ctx: True
+    shown: Callable[[Context], bool | Awaitable[bool]] = lambda ctx: True  # may ask the database
 
 
 def resident(ctx: Context) -> bool:
@@ -79,6 +80,7 @@ ENTRIES = (
     Entry("menu:register", N_("menu.register"), _register, newcomer),
     Entry("menu:report", N_("menu.report"), _report),
     Entry("menu:savings", N_("menu.savings"), _savings, resident),
+    Entry("menu:withdraw", N_("menu.withdraw"), withdraw.begin, withdraw.has_account),
     Entry("menu:info", N_("menu.info"), _info, resident),
     Entry("menu:profile", N_("menu.profile"), _profile, resident),
     Entry("menu:coordinate", N_("menu.coordinate"), _coordinate, staff),
@@ -89,7 +91,12 @@ ENTRIES = (
 
 async def ask_menu(ctx: Context) -> None:
     """Shows the entries that serve this person."""
-    ctx.say("menu.ask", choices=[(e.key, e.label) for e in ENTRIES if e.shown(ctx)])
+    ctx.say("menu.ask", choices=[(e.key, e.label) for e in ENTRIES if await is_shown(e, ctx)])
+
+
+async def is_shown(entry: Entry, ctx: Context) -> bool:
+    shown = entry.shown(ctx)
+    return await shown if inspect.isawaitable(shown) else shown
 
 
 async def open_entry(ctx: Context, message: Inbound) -> str:

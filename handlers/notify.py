@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from bot.i18n import translate
 from bot.messages import Reply
 from handlers.dialog import Context
@@ -13,16 +17,24 @@ from storage.outbox import Priority
 async def notify(ctx: Context, person: Person, key: str, priority: Priority = Priority.NOTIFY, **values: object) -> bool:
     """Queue a message in the person's own language on the channel they used last; False when
     they have no reachable channel."""
-    identity = await outbox.last_used_identity(ctx.session, person.id)
+    return await notify_person(ctx.session, ctx.now, person, key, priority, **values)
+
+
+async def notify_person(
+    session: AsyncSession, now: datetime, person: Person, key: str, priority: Priority = Priority.NOTIFY,
+    **values: object,
+) -> bool:
+    """`notify` outside a conversation (a scheduled duty)."""
+    identity = await outbox.last_used_identity(session, person.id)
     if identity is None:
         return False
-    ctx.session.add(
+    session.add(
         outbox.new_row(
             channel=identity.channel,
             address=identity.address,
             body=Reply(translate(person.locale, key, **values)).to_body(),
             priority=priority,
-            now=ctx.now,
+            now=now,
             person_id=person.id,
         )
     )

@@ -576,3 +576,24 @@ def parse_weekday_time(text: str) -> tuple[int, time]:
     shift = ((when.zone or _WIB) - _WIB) * 60
     minutes = (when.weekday * 24 * 60 + clock.hour * 60 + clock.minute - shift) % (7 * 24 * 60)
     return minutes // (24 * 60), time(minutes // 60 % 24, minutes % 60)
+
+
+def parse_date(text: str, today: date) -> date:
+    """The day in `hari ini`, `besok`, `lusa`, `Senin`, `6/12`, `6 Des 2026` or `2026-12-06` (no time of
+    day); a weekday is its next occurrence, today included. Past dates are returned as they are."""
+    when = _scan_when(text)
+    if when.hour is not None or when.until is not None or when.every or when.zone is not None or when.period:
+        raise ParseError(NOT_A_TIME)
+    if when.day is not None or when.month is not None:
+        if when.relative is not None or when.day is None or when.month is None:
+            raise ParseError(NOT_A_TIME)
+        day = _calendar_day(when.day, when.month, when.year, today)
+    elif when.relative is not None:
+        day = today + timedelta(days=when.relative)
+    elif when.weekday is not None:
+        day = today + timedelta(days=(when.weekday - today.weekday()) % 7)
+    else:
+        raise ParseError(NOT_A_TIME)
+    if when.weekday is not None and day.weekday() != when.weekday:
+        raise ParseError(WEEKDAY_MISMATCH)
+    return day

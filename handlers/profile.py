@@ -1,4 +1,4 @@
-"""Profile: language, change RW, and erasing one's data."""
+"""Profile: language, change RW, weighing reminders on or off, and erasing one's data."""
 
 from __future__ import annotations
 
@@ -24,6 +24,8 @@ CHOICES = (
     ("profile:erase", N_("profile.erase")),
     ("profile:back", N_("profile.back")),
 )
+REMINDERS = {True: N_("profile.reminders_on"), False: N_("profile.reminders_off")}
+REMINDERS_CHANGED = {True: N_("profile.reminders_now_on"), False: N_("profile.reminders_now_off")}
 ERASE_CHOICES = (("erase:yes", N_("profile.erase_yes")), ("erase:no", N_("profile.erase_no")))
 
 
@@ -36,7 +38,7 @@ async def ask_profile(ctx: Context) -> None:
         rw=f"{rw.number:03d}" if rw else "-",
         kelurahan=rw.kelurahan.name if rw else "-",
         language=ctx.t(f"language.name.{ctx.person.locale}"),
-        choices=CHOICES,
+        choices=[*CHOICES[:2], ("profile:reminders", REMINDERS[ctx.person.reminders]), *CHOICES[2:]],
     )
 
 
@@ -45,6 +47,10 @@ async def answer_profile(ctx: Context, message: Inbound) -> str:
         return LANGUAGE
     if message.choice == "profile:rw":
         return registration.change_rw(ctx)
+    if message.choice == "profile:reminders":
+        ctx.person.reminders = not ctx.person.reminders
+        ctx.say(REMINDERS_CHANGED[ctx.person.reminders])
+        return State.MAIN
     if message.choice == "profile:erase":
         return State.ERASE
     return MENU

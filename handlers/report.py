@@ -3,16 +3,17 @@ summary with the estimated value, and a confirm step. A half-finished report is 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from enum import StrEnum
 from itertools import groupby
 
 from bot.formatting import rupiah, weight
-from bot.i18n import N_
+from bot.i18n import N_, translate
 from bot.messages import Inbound, Kind
 from handlers import registration
+from handlers.clock import today
 from handlers.dialog import MENU, TEXT, Context, Step
 from handlers.parsing import ParseError, parse_weight
-from handlers.clock import today
 from storage import banks
 from storage.models import WasteBank
 from storage.reports import create_report
@@ -166,17 +167,8 @@ async def answer_photo(ctx: Context, message: Inbound) -> str:
 async def ask_confirm(ctx: Context) -> None:
     """The summary: each kind with weight, price and value, the total, and where it will be weighed."""
     bank, prices = await pricing(ctx)
-    locale = ctx.person.locale
-    lines, total = [], 0
-    for code, grams in items(ctx):
-        price = prices.get(code, 0)
-        value = (grams * price + 500) // 1000
-        total += value
-        lines.append(
-            ctx.t("report.line", category=ctx.t(category_name(code)), weight=weight(grams, locale),
-                  price=rupiah(price, locale), value=rupiah(value, locale))
-        )
-    ctx.say("report.summary", lines="\n".join(lines), total=rupiah(total, locale))
+    text, total = lines(ctx.person.locale, [(code, grams, prices.get(code, 0)) for code, grams in items(ctx)])
+    ctx.say("report.summary", lines=text, total=rupiah(total, ctx.person.locale))
     if bank is None:
         ctx.say("report.no_bank_prices")
     ctx.say("report.ask_confirm", choices=CONFIRM_CHOICES)
@@ -204,6 +196,19 @@ async def answer_confirm(ctx: Context, message: Inbound) -> str:
     ctx.data.pop("report", None)
     ctx.say(SAVED if bank else SAVED_NO_BANK, bank=bank.name if bank else "")
     return MENU
+
+
+def lines(locale: str, items: Iterable[tuple[str, int, int]]) -> tuple[str, int]:
+    """`• botol PET: 2,5 kg × Rp3.000/kg = Rp7.500` per (code, grams, price), and the total in Rupiah."""
+    shown, total = [], 0
+    for code, grams, price in items:
+        value = (grams * price + 500) // 1000
+        total += value
+        shown.append(
+            translate(locale, "report.line", category=translate(locale, category_name(code)),
+                      weight=weight(grams, locale), price=rupiah(price, locale), value=rupiah(value, locale))
+        )
+    return "\n".join(shown), total
 
 
 async def pricing(ctx: Context) -> tuple[WasteBank | None, dict[str, int]]:

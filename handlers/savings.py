@@ -15,6 +15,8 @@ STATUS = {
     reports.REPORTED: N_("savings.status_reported"),
     reports.VERIFIED: N_("savings.status_verified"),
     reports.REJECTED: N_("savings.status_rejected"),
+    reports.SETTLED: N_("savings.status_settled"),
+    reports.REVERSED: N_("savings.status_reversed"),
 }
 
 

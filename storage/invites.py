@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Identity, Invite, InviteFailure
+from storage.people import e164
 from storage.roles import grant_role
 
 MAX_FAILURES = 5
@@ -27,10 +28,7 @@ def digest(text: str) -> str:
 
 def phone_digest(phone: str) -> str:
     """The hash of a phone number in E.164 (`0812…` and `62812…` become `+62812…`)."""
-    digits = "".join(ch for ch in phone if ch.isdigit())
-    if digits.startswith("0"):
-        digits = "62" + digits[1:]
-    return digest("+" + digits)
+    return digest(e164(phone) or phone)
 
 
 async def create_invite(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 from sqlalchemy import select
@@ -32,3 +33,16 @@ async def identify(
     identity.person.last_seen_at = now
     await session.flush()
     return identity
+
+
+PHONE_START = re.compile(r"^(?:\+62|62|0)[0-9]")
+
+
+def e164(text: str) -> str | None:
+    """`0812-3456-7890`, `62812…` or `+62 812…` as `+62812…`; None if it is not an Indonesian mobile number."""
+    compact = re.sub(r"[\s().-]", "", text)
+    if not PHONE_START.match(compact) or not compact.lstrip("+").isdigit():
+        return None
+    digits = compact.lstrip("+")
+    national = digits[1:] if digits.startswith("0") else digits[2:]
+    return f"+62{national}" if 8 <= len(national) <= 12 else None

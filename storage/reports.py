@@ -12,6 +12,9 @@ from sqlalchemy.orm import selectinload
 from storage.models import RW, WasteReport, WasteReportItem
 
 REPORTED, VERIFIED, REJECTED = "reported", "verified", "rejected"
+SETTLED = "settled"  # a self-report covered by a weigh-in, never credited itself
+REVERSED = "reversed"  # a weigh-in whose deposit a coordinator reversed
+NOT_COUNTED = (REJECTED, SETTLED, REVERSED)  # kilograms of these are counted elsewhere or not at all
 
 
 async def create_report(
@@ -64,13 +67,13 @@ async def pending(session: AsyncSession, person_id: int) -> tuple[int, int]:
 
 
 async def grams_between(session: AsyncSession, person_id: int, start: datetime, end: datetime) -> int:
-    """Grams the person reported (not rejected) in [start, end)."""
+    """Grams the person sorted in [start, end): reported or verified, each kilogram once."""
     statement = (
         select(func.coalesce(func.sum(WasteReportItem.grams), 0))
         .join(WasteReport)
         .where(
             WasteReport.person_id == person_id,
-            WasteReport.status != REJECTED,
+            WasteReport.status.notin_(NOT_COUNTED),
             WasteReport.reported_at >= start,
             WasteReport.reported_at < end,
         )

@@ -10,7 +10,7 @@ from enum import StrEnum
 from bot.i18n import N_
 from bot.messages import Inbound
 from handlers.coordinator import COORDINATOR_MENU
-from handlers.coordinator import stats
+from handlers.coordinator import banks, broadcast, prices, schedule, stats, verify, weighin, withdrawals
 from handlers.coordinator.access import ACTIONS
 from handlers.dialog import MENU, Context, Step
 
@@ -28,8 +28,16 @@ class Entry:
 
 
 ENTRIES: tuple[Entry, ...] = (
+    Entry("coord:weigh_in", N_("coord.weigh_in"), "weigh_in", weighin.begin),
+    Entry("coord:verify", N_("coord.verify"), "verify_report", verify.begin),
     Entry("coord:stats", N_("coord.stats"), "waste_stats", stats.show_stats),
     Entry("coord:export", N_("coord.export"), "export_deposits", stats.start_export),
+    Entry("coord:withdrawals", N_("coord.withdrawals"), "decide_withdrawal", withdrawals.open_list),
+    Entry("coord:register_bank", N_("coord.register_bank"), "register_bank", banks.start_registering),
+    Entry("coord:prices", N_("coord.prices"), "set_prices", prices.start),
+    Entry("coord:schedule", N_("coord.schedule"), "set_schedule", schedule.start),
+    Entry("coord:broadcast", N_("coord.broadcast"), "broadcast_rws", broadcast.begin),
+    Entry("coord:approve", N_("coord.approve_broadcast"), "approve_broadcast", broadcast.open_approvals),
 )
 BACK = ("coord:back", N_("coord.back"))
 
