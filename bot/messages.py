@@ -72,11 +72,14 @@ class Reply:
     image: Attachment | None = None
     document: Attachment | None = None
     forget: bool = False  # delete the outbox row once sent (the goodbye after an erasure)
+    expires_at: datetime | None = None  # not worth sending after this (a reminder once weighing began)
 
     def to_body(self) -> dict[str, Any]:
         body: dict[str, Any] = {"text": self.text}
         if self.forget:
             body["forget"] = True
+        if self.expires_at is not None:
+            body["expires_at"] = self.expires_at.isoformat()
         if self.choices:
             body["choices"] = [[c.key, c.label] for c in self.choices]
         for name in ("image", "document"):
@@ -97,4 +100,5 @@ class Reply:
             image=attachment("image"),
             document=attachment("document"),
             forget=bool(body.get("forget")),
+            expires_at=datetime.fromisoformat(body["expires_at"]) if body.get("expires_at") else None,
         )

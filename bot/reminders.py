@@ -73,7 +73,7 @@ async def weighing_reminders(session: AsyncSession, now: datetime) -> int:
                 person.locale, WEIGHING_TEXT[tomorrow], bank=bank.name, date=date_long(start.date(), person.locale),
                 time=time_of_day(start.time(), person.locale),
             )
-            queued += await send_once(session, person, reminders.WEIGHING, occurrence, text, now)
+            queued += await send_once(session, person, reminders.WEIGHING, occurrence, text, now, expires=start)
     return queued
 
 
@@ -110,15 +110,21 @@ async def rw_list(session: AsyncSession, rw_ids: set[int]) -> str:
     return "; ".join(f"{kelurahan} RW {', '.join(rws)}" for kelurahan, rws in by_kelurahan.items())
 
 
-async def send_once(session: AsyncSession, person: Person, kind: str, occurrence: str, text: str, now: datetime) -> int:
+async def send_once(
+    session: AsyncSession, person: Person, kind: str, occurrence: str, text: str, now: datetime,
+    expires: datetime | None = None,
+) -> int:
     """Queue the text to the person's last-used identity if this occurrence was not claimed before:
-    1 when queued, 0 when someone else (another tick, another worker) already had it."""
+    1 when queued, 0 when someone else (another tick, another worker) already had it. Scheduled
+    messages go as bulk (replies overtake them, BERHENTI drops them); one that `expires` is dropped
+    by the sender if it could only arrive too late."""
     identity = await outbox.last_used_identity(session, person.id)
     if identity is None or not await claim_occurrence(session, kind, reminders.person_target(person.id), occurrence, now):
         return 0
     session.add(
-        outbox.new_row(channel=identity.channel, address=identity.address, body=Reply(text).to_body(),
-                       priority=Priority.NOTIFY, now=now, person_id=person.id)
+        outbox.new_row(channel=identity.channel, address=identity.address,
+                       body=Reply(text, expires_at=expires).to_body(), priority=Priority.BULK, now=now,
+                       person_id=person.id)
     )
     return 1
 

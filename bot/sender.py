@@ -121,9 +121,13 @@ class Sender:
 
     async def _send_one(self, row: Outbox) -> float | None:
         """Send a row and record the outcome; returns the wait when the platform throttled us."""
+        reply = Reply.from_body(row.body)
+        if reply.expires_at is not None and reply.expires_at <= utcnow():
+            await self._finish(row, status=outbox.EXPIRED)
+            return None
         await self.limiter.acquire(row.channel, row.address, Priority(row.priority))
         try:
-            platform_id = await self.transports[row.channel].send(row.address, Reply.from_body(row.body))
+            platform_id = await self.transports[row.channel].send(row.address, reply)
         except Throttled as exc:
             await self._finish(row, not_before=utcnow() + timedelta(seconds=exc.retry_after))
             return exc.retry_after

@@ -2,14 +2,20 @@
 
 from datetime import timedelta
 
-from handlers import info, language, menu, optout, profile, registration, report, withdraw
+from handlers import (
+    info,
+    language,
+    menu,
+    optout,
+    profile,
+    registration,
+    report,
+    withdraw,
+)
 from handlers.coordinator import banks as coordinator_banks
-from handlers.coordinator import broadcast
-from handlers.coordinator import invite
+from handlers.coordinator import broadcast, invite, prices, stats, verify, weighin
 from handlers.coordinator import menu as coordinator_menu
-from handlers.coordinator import prices, stats
 from handlers.coordinator import schedule as coordinator_schedule
-from handlers.coordinator import verify, weighin
 from handlers.coordinator import withdrawals as coordinator_withdrawals
 from handlers.dialog import Dialog, Step
 

@@ -41,7 +41,7 @@ from storage.types import JSONType, UTCDateTime
 MAX_TEXT = 4000
 RWS, KELURAHAN, KOTA, ALL = "rws", "kelurahan", "kota", "all"
 NEEDS_APPROVAL = frozenset({KOTA, ALL})
-# broadcast.status is String(16): the model's "awaiting_approval" does not fit, so it is stored as "awaiting"
+# Broadcast statuses (at most 16 characters).
 AWAITING, SCHEDULED, SENDING, DONE, CANCELLED = "awaiting", "scheduled", "sending", "done", "cancelled"
 OPTED_OUT = "opted_out"  # an outbox status: dropped because the person said BERHENTI before it went
 OCCURRENCE_KIND = "broadcast"

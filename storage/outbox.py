@@ -21,7 +21,7 @@ class Priority(IntEnum):
     BULK = 2
 
 
-PENDING, SENT, FAILED, UNREACHABLE = "pending", "sent", "failed", "unreachable"
+PENDING, SENT, FAILED, UNREACHABLE, EXPIRED = "pending", "sent", "failed", "unreachable", "expired"
 
 
 def new_row(

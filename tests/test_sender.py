@@ -12,6 +12,7 @@ from sqlalchemy import select
 from bot.channels.telegram import make_bot
 from bot.channels.telegram.transport import TelegramTransport
 from bot.limiter import MemoryLimiter, Rules
+from bot.messages import Reply
 from bot.sender import Sender
 from storage import outbox
 from storage.db import Database
@@ -143,3 +144,15 @@ async def test_a_permanent_refusal_is_not_retried(db: Database, fake: FakeBotAPI
     async with db.transaction() as session:
         row = (await session.execute(select(Outbox))).scalar_one()
     assert (row.status, row.attempts) == (outbox.FAILED, 1)
+
+
+async def test_a_message_that_expired_in_the_queue_is_dropped_not_sent_late(db: Database, fake: FakeBotAPI, transport) -> None:  # type: ignore[no-untyped-def]
+    now = utcnow()
+    async with db.transaction() as session:
+        session.add(outbox.new_row(channel="telegram", address="8000", priority=Priority.BULK, now=now,
+                                   body=Reply("besok penimbangan", expires_at=now - timedelta(minutes=1)).to_body()))
+        session.add(outbox.new_row(channel="telegram", address="8001", priority=Priority.BULK, now=now,
+                                   body=Reply("masih berlaku", expires_at=now + timedelta(hours=1)).to_body()))
+    await drain(sender(db, transport), db)
+    assert [c.text for c in fake.delivered] == ["masih berlaku"]
+    assert await count(db, "SELECT count(*) FROM outbox WHERE status = 'expired'") == 1

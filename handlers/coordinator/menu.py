@@ -9,8 +9,17 @@ from enum import StrEnum
 
 from bot.i18n import N_
 from bot.messages import Inbound
-from handlers.coordinator import COORDINATOR_MENU
-from handlers.coordinator import banks, broadcast, prices, schedule, stats, verify, weighin, withdrawals
+from handlers.coordinator import (
+    COORDINATOR_MENU,
+    banks,
+    broadcast,
+    prices,
+    schedule,
+    stats,
+    verify,
+    weighin,
+    withdrawals,
+)
 from handlers.coordinator.access import ACTIONS
 from handlers.dialog import MENU, Context, Step
 

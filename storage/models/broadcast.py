@@ -21,7 +21,7 @@ class Broadcast(Base):
     created_by: Mapped[int | None] = mapped_column(ForeignKey("person.id", ondelete="SET NULL"), index=True)
     segment: Mapped[dict[str, Any]] = mapped_column(default=dict)  # {"kind": "rws"|"kelurahan"|"kota"|"all", ...}
     text: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(16))  # awaiting_approval | scheduled | sending | done | cancelled
+    status: Mapped[str] = mapped_column(String(16))  # see storage/broadcasts.py for the statuses
     send_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     approved_by: Mapped[int | None] = mapped_column(ForeignKey("person.id", ondelete="SET NULL"))
     recipients: Mapped[int | None]

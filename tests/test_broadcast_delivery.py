@@ -1,0 +1,249 @@
+"""A broadcast to 2,000 people through a fake Bot API that enforces Telegram's limits (here 300 per
+second overall, per chat 3 at once then 1 per second, 100 ms per answer, 429 beyond), drained by
+two `ksbb worker` processes while a third process answers people chatting with the bot: everyone
+gets it exactly once, our pacing causes no 429, and the chatting people's replies are not held
+behind the broadcast. Then the same with one worker killed (SIGKILL) halfway and restarted: nothing
+is lost and at most one batch (30) goes out twice. PostgreSQL only: the workers share its limiter."""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import itertools
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import IO
+
+import pytest
+from pydantic import SecretStr
+from sqlalchemy import text
+
+from bot.app import App
+from bot.channels.telegram.polling import Poller
+from bot.channels.telegram.transport import TelegramTransport
+from bot.settings import Settings
+from storage import broadcasts
+from storage.db import Database
+from storage.places import get_or_create_rw
+from storage.types import utcnow
+from tests.conftest import ROOT, TOKEN, count
+from tests.fakes.telegram_api import FakeBotAPI
+
+RECIPIENTS = 2000
+RATE = 300
+CHAT_IDS_FROM = 5_000_000
+CHATTERS = range(9_000_001, 9_000_007)
+CHAT_EVERY = 2.2  # seconds between one chatting person's messages, within their chat's 1 per second
+BATCH = 30
+GELORA = "31.71.07.1001"  # an RW without a waste bank, so no weighing reminders join the traffic
+
+
+@pytest.fixture
+def postgres(database_url: str) -> str:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("several sender processes share the limiter in PostgreSQL")
+    return database_url
+
+
+@pytest.fixture
+def strict_fake() -> Iterator[FakeBotAPI]:
+    with FakeBotAPI(token=TOKEN, latency=0.1, global_per_second=RATE, chat_burst=3, chat_per_second=1.0) as fake:
+        yield fake
+
+
+class Workers:
+    """`ksbb worker` subprocesses against the fake, each logging to its own file."""
+
+    def __init__(self, database_url: str, fake: FakeBotAPI, logs: Path) -> None:
+        self.env = {
+            **os.environ,
+            "DATABASE_URL": database_url,
+            "TELEGRAM_BOT_TOKEN": TOKEN,
+            "TELEGRAM_API_BASE_URL": fake.base_url,
+            "TELEGRAM_GLOBAL_PER_SECOND": str(RATE),
+            "TELEGRAM_CHAT_BURST": "3",
+            "TELEGRAM_CHAT_PER_SECOND": "1",
+            "SENDER_LEASE_SECONDS": "3",
+            "SENDER_IDLE_SECONDS": "0.1",
+            "LOG_LEVEL": "WARNING",
+        }
+        self.logs = logs
+        self.processes: list[subprocess.Popen[bytes]] = []
+        self.files: list[IO[bytes]] = []
+
+    def start(self) -> subprocess.Popen[bytes]:
+        self.files.append(open(self.logs / f"worker-{len(self.processes)}.log", "wb"))  # noqa: SIM115
+        process = subprocess.Popen([sys.executable, "-m", "bot.cli", "worker"], env=self.env, cwd=ROOT,
+                                   stdout=self.files[-1], stderr=subprocess.STDOUT)
+        self.processes.append(process)
+        return process
+
+    def stop(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in self.processes:
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        for file in self.files:
+            file.close()
+
+    def stopped_cleanly(self) -> bool:
+        return all(process.returncode in (0, -signal.SIGKILL) for process in self.processes)
+
+
+async def residents(db: Database, n: int) -> int:
+    """n registered residents of one RW, each with a Telegram identity, written set-based; the RW."""
+    async with db.transaction() as session:
+        rw = (await get_or_create_rw(session, GELORA, 7)).id
+        await session.execute(text(
+            "INSERT INTO person (locale, locale_chosen, name, consent_version, consent_at, rw_id, reminders,"
+            " created_at, last_seen_at) SELECT 'id', true, 'Warga ' || g, '2026-11', now(), :rw, true, now(), now()"
+            " FROM generate_series(1, :n) AS g"
+        ), {"rw": rw, "n": n})
+        await session.execute(text(
+            "INSERT INTO channel_identity (person_id, key, channel, address, created_at, last_inbound_at)"
+            " SELECT id, 'telegram:' || (:base + id), 'telegram', (:base + id)::text, now(), now()"
+            " FROM person WHERE rw_id = :rw"
+        ), {"rw": rw, "base": CHAT_IDS_FROM})
+    return rw
+
+
+async def broadcast(db: Database, rw: int, body: str) -> int:
+    """Sent now: the rows are written in the broadcast's own transaction."""
+    async with db.transaction() as session:
+        created = await broadcasts.create(session, None, broadcasts.segment_rws([rw]), body, utcnow())
+        assert await broadcasts.enqueue(session, created, utcnow()) == RECIPIENTS
+        return created.id
+
+
+def received(fake: FakeBotAPI, body: str) -> Counter[int]:
+    """How many times each chat got the broadcast."""
+    escaped = html.escape(body)
+    return Counter(call.chat_id for call in fake.delivered if call.text == escaped)
+
+
+async def chatting(fake: FakeBotAPI, user_id: int, until: asyncio.Event) -> list[tuple[float, float]]:
+    """One person chatting until told to stop; when each message went and how long until the last
+    reply of its step arrived."""
+    turns = []
+    for turn in itertools.count():
+        if until.is_set():
+            break
+        message, replies = ("/start", 2) if turn % 2 == 0 else ("MENU", 1)
+        before = len(fake.sent_to(user_id))
+        started = time.monotonic()
+        fake.push_update(fake.message_update(user_id, message))
+        wanted = before + replies
+        await fake.wait_for_async(lambda wanted=wanted: len(fake.sent_to(user_id)) >= wanted, timeout=15, interval=0.1)
+        turns.append((started, max(call.monotonic for call in fake.sent_to(user_id)[before:]) - started))
+        await asyncio.sleep(max(0.0, CHAT_EVERY - (time.monotonic() - started)))
+    return turns
+
+
+async def deliver(
+    db: Database, fake: FakeBotAPI, body: str, rw: int, during: Callable[[int], None] | None = None
+) -> tuple[list[float], float]:
+    """Broadcast `body` while people chat; the latencies of the steps they took during it, and the
+    broadcast's sending rate."""
+    done = asyncio.Event()
+    chats = [asyncio.create_task(chatting(fake, user, done)) for user in CHATTERS]
+    try:
+        await asyncio.sleep(0.5)
+        began = time.monotonic()
+        broadcast_id = await broadcast(db, rw, body)
+        while (got := len(received(fake, body))) < RECIPIENTS or await pending(db, broadcast_id):
+            assert time.monotonic() < began + 40, f"{got} of {RECIPIENTS} delivered in time"
+            if during is not None:
+                during(got)
+            await asyncio.sleep(0.2)
+        ended = time.monotonic()
+        assert not await count(db, "SELECT count(*) FROM outbox WHERE broadcast_id = :b AND status <> 'sent'",
+                               b=broadcast_id)
+    finally:
+        done.set()
+    turns = [turn for chat in await asyncio.gather(*chats) for turn in chat]
+    escaped = html.escape(body)
+    times = sorted(call.monotonic for call in fake.delivered if call.text == escaped)
+    latencies = [latency for started, latency in turns if began <= started <= ended]
+    assert len(latencies) >= 10
+    return latencies, (len(times) - 1) / (times[-1] - times[0])
+
+
+async def pending(db: Database, broadcast_id: int) -> int:
+    return await count(db, "SELECT count(*) FROM outbox WHERE broadcast_id = :b AND status = 'pending'", b=broadcast_id)
+
+
+def p95(values: list[float]) -> float:
+    return statistics.quantiles(values, n=20)[-1]
+
+
+async def test_two_thousand_recipients_get_it_once_with_replies_ahead_even_after_a_kill(
+    postgres: str, strict_fake: FakeBotAPI, tmp_path: Path
+) -> None:
+    fake = strict_fake
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        database_url=postgres, telegram_bot_token=SecretStr(TOKEN), telegram_api_base_url=fake.base_url,
+        telegram_global_per_second=RATE, telegram_chat_burst=3, telegram_chat_per_second=1.0,
+        sender_lease_seconds=3.0,
+    )
+    app = App(settings)
+    rw = await residents(app.db, RECIPIENTS)
+    workers = Workers(postgres, fake, tmp_path)
+    bot = app.telegram()
+    await bot.initialize()
+    stop = asyncio.Event()
+    poller = Poller(bot, app.engine, app.sender([TelegramTransport(bot)]), timeout=1, retry_seconds=0.1)
+    answering = asyncio.create_task(poller.run(stop))  # the third process: replies only, no draining
+    try:
+        first, second = workers.start(), workers.start()
+        await fake.wait_for_async(lambda: fake.calls["getMe"] >= 3, timeout=30)
+
+        latencies, rate = await deliver(app.db, fake, "Siaran pertama: kerja bakti Minggu pagi", rw)
+        once = received(fake, "Siaran pertama: kerja bakti Minggu pagi")
+        assert len(once) == RECIPIENTS and set(once.values()) == {1}
+        assert fake.count_429 == 0
+        assert p95(latencies) < 1.5, sorted(latencies)
+
+        killed: list[int] = []
+
+        def kill_halfway(delivered: int) -> None:
+            if not killed and delivered >= RECIPIENTS // 2:
+                first.send_signal(signal.SIGKILL)
+                first.wait()
+                killed.append(delivered)
+                workers.start()
+
+        body = "Siaran kedua: jadwal penimbangan Sabtu"
+        latencies_after, rate_after = await deliver(app.db, fake, body, rw, during=kill_halfway)
+        twice = received(fake, body)
+        duplicates = sum(n - 1 for n in twice.values())
+        assert killed and len(twice) == RECIPIENTS
+        assert duplicates <= BATCH
+        assert fake.count_429 == 0
+        assert p95(latencies_after) < 1.5, sorted(latencies_after)
+        print(
+            f"\nbroadcast of {RECIPIENTS}: {rate:.0f}/s = {rate / RATE:.0%} of the {RATE}/s limit;"
+            f" chatting replies p95 {p95(latencies):.2f} s (n={len(latencies)});"
+            f" after a SIGKILL at {killed[0]}: {rate_after:.0f}/s, {duplicates} duplicates,"
+            f" replies p95 {p95(latencies_after):.2f} s; 429s: {fake.count_429}"
+        )
+        assert second.poll() is None
+    finally:
+        stop.set()
+        await answering
+        await bot.shutdown()
+        workers.stop()
+        await app.db.dispose()
+    assert workers.stopped_cleanly(), [p.returncode for p in workers.processes]
