@@ -124,12 +124,19 @@ WEIGHT_ERRORS = {
 }
 
 
-async def answer_weight(ctx: Context, message: Inbound) -> str | None:
-    """Adds the weight to the draft (the same kind twice adds up); asks whether there is more."""
+def read_weight(ctx: Context, text: str) -> int | None:
+    """Grams for a typed weight, or None after saying what is expected."""
     try:
-        grams = parse_weight(message.text, max_grams=MAX_GRAMS)
+        return parse_weight(text, max_grams=MAX_GRAMS)
     except ParseError as error:
         ctx.say(WEIGHT_ERRORS.get(error.reason, WEIGHT_INVALID), limit=weight(MAX_GRAMS, ctx.person.locale))
+        return None
+
+
+async def answer_weight(ctx: Context, message: Inbound) -> str | None:
+    """Adds the weight to the draft (the same kind twice adds up); asks whether there is more."""
+    grams = read_weight(ctx, message.text)
+    if grams is None:
         return None
     code = ctx.data["category"]
     current = dict(items(ctx))

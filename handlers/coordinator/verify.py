@@ -20,13 +20,10 @@ from handlers.coordinator.waste_access import (
 )
 from handlers.dialog import MENU, TEXT, Context, Raw
 from handlers.notify import notify
-from handlers.parsing import ParseError, parse_weight
 from handlers.report import (
-    MAX_GRAMS,
-    WEIGHT_ERRORS,
-    WEIGHT_INVALID,
     category_name,
     lines,
+    read_weight,
 )
 from storage import banks, ledger
 from storage import weighin as store
@@ -192,17 +189,16 @@ async def ask_weight(ctx: Context) -> None:
 
 async def answer_weight(ctx: Context, message: Inbound) -> str | None:
     """Keeps the weighed grams for the item (saved only on approval); back to the report."""
-    try:
-        grams = parse_weight(message.text, max_grams=MAX_GRAMS)
-    except ParseError as error:
-        ctx.say(WEIGHT_ERRORS.get(error.reason, WEIGHT_INVALID), limit=weight(MAX_GRAMS, ctx.person.locale))
+    grams = read_weight(ctx, message.text)
+    if grams is None:
         return None
     scratch(ctx).setdefault("grams", {})[str(scratch(ctx).pop("item"))] = grams  # type: ignore[index]
     return State.REPORT
 
 
-async def approve(ctx: Context) -> str:
-    """Locks the report; if still pending and in scope, credits it once and tells the resident."""
+async def decidable(ctx: Context) -> WasteReport | str:
+    """The chosen report locked for a decision, or where to go when it can no longer be decided
+    (someone else decided it, or it is outside the person's scope)."""
     report = await store.lock_pending(ctx.session, scratch(ctx)["report"])  # type: ignore[arg-type]
     if report is None:
         ctx.say("verify.already_decided")
@@ -211,6 +207,15 @@ async def approve(ctx: Context) -> str:
     if not await permit_bank(ctx, ACTION, report.bank_id, target=f"report:{report.id}"):
         ctx.data.pop(SCRATCH, None)
         return MENU
+    return report
+
+
+async def approve(ctx: Context) -> str:
+    """Locks the report; if still pending and in scope, credits it once and tells the resident."""
+    report = await decidable(ctx)
+    if isinstance(report, str):
+        return report
+    assert report.bank_id is not None and report.person_id is not None
     grams = {item.id: g for item in report.items if (g := corrections(ctx).get(item.id)) is not None}
     originals = {str(item.id): [item.grams, grams[item.id]] for item in report.items if item.id in grams}
     prices = await banks.price_list(ctx.session, report.bank_id, today(report.reported_at))
@@ -241,14 +246,10 @@ async def answer_reason(ctx: Context, message: Inbound) -> str | None:
     if message.choice not in REASONS and not 2 <= len(typed) <= 200:
         ctx.say("verify.reason_invalid")
         return None
-    report = await store.lock_pending(ctx.session, scratch(ctx)["report"])  # type: ignore[arg-type]
-    if report is None:
-        ctx.say("verify.already_decided")
-        return State.LIST
-    assert report.bank_id is not None and report.person_id is not None
-    if not await permit_bank(ctx, ACTION, report.bank_id, target=f"report:{report.id}"):
-        ctx.data.pop(SCRATCH, None)
-        return MENU
+    report = await decidable(ctx)
+    if isinstance(report, str):
+        return report
+    assert report.person_id is not None
     person = await ctx.session.get(Person, report.person_id)
     assert person is not None
     reason = translate(person.locale, REASONS[message.choice]) if message.choice in REASONS else typed
