@@ -13,7 +13,7 @@ from handlers import (
     withdraw,
 )
 from handlers.coordinator import banks as coordinator_banks
-from handlers.coordinator import broadcast, invite, prices, stats, verify, weighin
+from handlers.coordinator import broadcast, invite, invite_make, prices, stats, verify, weighin
 from handlers.coordinator import menu as coordinator_menu
 from handlers.coordinator import schedule as coordinator_schedule
 from handlers.coordinator import withdrawals as coordinator_withdrawals
@@ -27,6 +27,7 @@ STEPS: dict[str, Step] = {
     **profile.STEPS,
     **invite.STEPS,
     **coordinator_menu.STEPS,
+    **invite_make.STEPS,
     **broadcast.STEPS,
     **stats.STEPS,
     **withdraw.STEPS,

@@ -178,3 +178,31 @@ def test_the_admin_cli_creates_the_first_admin_and_prints_single_use_codes(
     assert cli.main(["admin", "revoke", "--user", "telegram:999", "--role", "admin"]) == 2
     err = capsys.readouterr().err
     assert "needs at least one --rw" in err and "names 0 kelurahan" in err and "Nobody with the identity" in err
+
+
+async def test_an_admin_makes_an_invite_code_in_the_chat_that_a_coordinator_redeems(db: Database) -> None:
+    admin = await person(db, "local:admin")
+    async with db.transaction() as session:
+        await grant_role(session, admin, ADMIN, utcnow())
+    engine = Engine(db, build_dialog(timedelta(minutes=30)), "test", "id", 5.0)
+    chat = Direct(engine, db, user="admin")
+    for message in ("/start", "1", "Menu koordinator", "Buat kode undangan", "Koordinator bank sampah"):
+        await chat.send(message)
+    assert await chat.texts("Kebn Melati") == [t("invite_make.ask_rws", kelurahan="Kebon Melati")]
+    [shown, _menu] = await chat.texts("12, 14")
+    code = shown.split("/kode ")[1].split()[0]
+    async with db.transaction() as session:
+        stored = (await session.execute(select(Invite))).scalar_one()
+    assert stored.code_hash == invites.digest(code) and len(stored.rw_ids["rw"]) == 2
+    newcomer = Direct(engine, db, user="rina")
+    for message in (f"/kode {code}", "Setuju"):
+        await newcomer.send(message)
+    assert (await newcomer.texts("Rina"))[0] == t("invite.granted_coordinator", count=2)
+
+
+async def test_a_coordinator_cannot_make_invite_codes(db: Database, people: dict[str, tuple[int, frozenset[str]]]) -> None:
+    chat = Direct(Engine(db, build_dialog(timedelta(minutes=30)), "test", "id", 5.0), db, user="koord12")
+    await chat.send("/start")
+    await chat.send("1")
+    menu = (await chat.send("Menu koordinator"))[-1]
+    assert t("coord.invite") not in [c.label for c in menu.choices]

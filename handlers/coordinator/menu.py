@@ -13,6 +13,7 @@ from handlers.coordinator import (
     COORDINATOR_MENU,
     banks,
     broadcast,
+    invite_make,
     prices,
     schedule,
     stats,
@@ -47,6 +48,7 @@ ENTRIES: tuple[Entry, ...] = (
     Entry("coord:schedule", N_("coord.schedule"), "set_schedule", schedule.start),
     Entry("coord:broadcast", N_("coord.broadcast"), "broadcast_rws", broadcast.begin),
     Entry("coord:approve", N_("coord.approve_broadcast"), "approve_broadcast", broadcast.open_approvals),
+    Entry("coord:invite", N_("coord.invite"), "invite", invite_make.start),
 )
 BACK = ("coord:back", N_("coord.back"))
 
