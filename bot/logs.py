@@ -16,6 +16,7 @@ QUIET = ("httpx", "httpcore", "telegram", "twilio.http_client", "apscheduler", "
 _SECRETS = (
     re.compile(r"\d{5,}:[A-Za-z0-9_-]{30,}"),  # Telegram bot token
     re.compile(r"(?<![\w.])(?:\+?62|0)8\d{7,12}\b"),  # Indonesian mobile numbers
+    re.compile(r"(?<![\w.])(?:\+?62[\s.-]?|0)8\d{1,3}(?:[\s.-]\d{2,4}){2,3}\b"),  # … written in groups
     re.compile(r"\+\d{9,15}\b"),  # other numbers in E.164
 )
 

@@ -158,6 +158,8 @@ def test_http_client_request_urls_are_scrubbed_even_when_not_quieted(
         ("WhatsApp whatsapp:+6281234567890", "WhatsApp whatsapp:***"),
         ("foreign +4915123456789.", "foreign ***."),
         ("two numbers 081234567890 and +6285711112222", "two numbers *** and ***"),
+        ("grouped 0812-3456-7890 and +62 812 3456 7890", "grouped *** and ***"),
+        ("weighing 08.00 WIB on 2026-12-05", "weighing 08.00 WIB on 2026-12-05"),
     ],
 )
 def test_mask_hides_tokens_and_phone_numbers(text: str, masked: str) -> None:
