@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -25,18 +24,18 @@ class Entry:
     key: str
     label: str
     open: Callable[[Context], Awaitable[str]]  # does what the entry does; returns the next state
-    shown: Callable[[Context], bool | Awaitable[bool]] = lambda ctx: True  # may ask the database
+    shown: Callable[[Context], Awaitable[bool]] | None = None  # None: shown to everyone
 
 
-def resident(ctx: Context) -> bool:
+async def resident(ctx: Context) -> bool:
     return registration.is_resident(ctx.person)
 
 
-def newcomer(ctx: Context) -> bool:
+async def newcomer(ctx: Context) -> bool:
     return not registration.is_resident(ctx.person)
 
 
-def staff(ctx: Context) -> bool:
+async def staff(ctx: Context) -> bool:
     """Coordinators and admins, once a coordinator journey has landed for them."""
     return bool(coordinator_menu.visible(ctx))
 
@@ -95,8 +94,7 @@ async def ask_menu(ctx: Context) -> None:
 
 
 async def is_shown(entry: Entry, ctx: Context) -> bool:
-    shown = entry.shown(ctx)
-    return await shown if inspect.isawaitable(shown) else shown
+    return entry.shown is None or await entry.shown(ctx)
 
 
 async def open_entry(ctx: Context, message: Inbound) -> str:
