@@ -18,7 +18,7 @@ from bot.limiter import make_limiter
 from bot.reminders import reminder_duties
 from bot.scheduler import Scheduler, retention_duties
 from bot.sender import Sender, Transport
-from bot.settings import Settings
+from bot.settings import Settings, SettingsError
 from handlers import build_dialog
 from handlers.coordinator.broadcast_duty import broadcast_duty
 from storage.db import Database
@@ -96,6 +96,44 @@ class App:
             poller = Poller(bot, self.engine, sender)
             await asyncio.gather(poller.run(stop), sender.run(stop), self.scheduler().run(stop))
         await self.db.dispose()
+
+    def web(self, bot, sender):  # type: ignore[no-untyped-def]
+        """The ASGI app (Telegram webhook, health check) on this process's engine."""
+        from bot.web import create_app
+
+        secret = self.settings.webhook_secret.get_secret_value() if self.settings.webhook_secret else None
+        return create_app(self.db, self.engine, bot, sender, secret)
+
+    async def run_web(self, host: str, port: int) -> None:
+        """Serve the web app with uvicorn until SIGINT/SIGTERM (uvicorn handles the signals)."""
+        import uvicorn
+
+        from bot.channels.telegram.transport import TelegramTransport
+
+        bot = self.telegram()
+        if bot:
+            await bot.initialize()
+        sender = self.sender([TelegramTransport(bot)]) if bot else None
+        server = uvicorn.Server(uvicorn.Config(self.web(bot, sender), host=host, port=port, log_config=None))
+        try:
+            await server.serve()
+        finally:
+            if bot:
+                await bot.shutdown()
+            await self.db.dispose()
+
+    async def set_webhook(self) -> str:
+        """Register `PUBLIC_BASE_URL/telegram` and the secret with Telegram."""
+        from bot.channels.telegram.inbound import ALLOWED_UPDATES
+
+        bot = self.telegram()
+        if bot is None or not self.settings.public_base_url or self.settings.webhook_secret is None:
+            raise SettingsError("Setting TELEGRAM_BOT_TOKEN, PUBLIC_BASE_URL and WEBHOOK_SECRET are needed for a webhook.")
+        url = self.settings.public_base_url.rstrip("/") + "/telegram"
+        async with bot:
+            await bot.set_webhook(url, secret_token=self.settings.webhook_secret.get_secret_value(),
+                                  allowed_updates=ALLOWED_UPDATES)
+        return url
 
     async def run_worker(self) -> None:
         """Senders for every configured channel; the scheduler when this worker holds the lock."""

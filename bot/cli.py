@@ -22,6 +22,11 @@ def main(argv: list[str] | None = None) -> int:
     chat = commands.add_parser("chat", help="talk to the bot in this terminal")
     chat.add_argument("--user", default=None, help="terminal user name (identity local:NAME)")
     commands.add_parser("worker", help="outbox senders and the scheduler")
+    web = commands.add_parser("web", help="the web process: Telegram webhook and /healthz")
+    web.add_argument("--host", default="0.0.0.0")
+    web.add_argument("--port", type=int, default=8000)
+    telegram = commands.add_parser("telegram", help="Telegram set-up").add_subparsers(dest="action", required=True)
+    telegram.add_parser("set-webhook", help="register PUBLIC_BASE_URL/telegram with the webhook secret")
     db = commands.add_parser("db", help="database commands")
     db.add_argument("action", choices=["upgrade"])
     admin.add_commands(commands)
@@ -50,6 +55,16 @@ def main(argv: list[str] | None = None) -> int:
     from bot.app import App
 
     app = App(settings)
+    if args.command == "web":
+        asyncio.run(app.run_web(args.host, args.port))
+        return 0
+    if args.command == "telegram":
+        try:
+            print(f"Webhook set: {asyncio.run(app.set_webhook())}")
+        except SettingsError as exc:
+            print(exc, file=sys.stderr)
+            return 2
+        return 0
     if chatting:
         user = getattr(args, "user", None) or getpass.getuser() or "warga"
         asyncio.run(app.run_chat(user, with_scheduler=args.command == "run"))

@@ -21,6 +21,8 @@ class Settings(BaseSettings):
     telegram_bot_token: SecretStr | None = None
     telegram_api_base_url: str = "https://api.telegram.org/bot"
     telegram_bot_username: str | None = None  # for t.me deep links in invite codes
+    webhook_secret: SecretStr | None = None  # Telegram's X-Telegram-Bot-Api-Secret-Token
+    public_base_url: str | None = None  # where Telegram reaches the web process, e.g. https://ksbb.example.org
     default_locale: Literal["id", "en"] = "id"
     timezone: str = "Asia/Jakarta"
 
