@@ -97,24 +97,48 @@ class App:
             await asyncio.gather(poller.run(stop), sender.run(stop), self.scheduler().run(stop))
         await self.db.dispose()
 
-    def web(self, bot, sender):  # type: ignore[no-untyped-def]
-        """The ASGI app (Telegram webhook, health check) on this process's engine."""
-        from bot.web import create_app
+    def whatsapp(self) -> Transport | None:
+        """The Twilio WhatsApp transport, or None without Twilio settings."""
+        s = self.settings
+        if not (s.twilio_account_sid and s.twilio_auth_token and s.twilio_whatsapp_from):
+            return None
+        from bot.channels.whatsapp import make_client
+        from bot.channels.whatsapp.transport import WhatsAppTransport
 
-        secret = self.settings.webhook_secret.get_secret_value() if self.settings.webhook_secret else None
-        return create_app(self.db, self.engine, bot, sender, secret)
+        client = make_client(s.twilio_account_sid, s.twilio_auth_token.get_secret_value(), s.twilio_api_base_url)
+        return WhatsAppTransport(client, s.twilio_whatsapp_from)
+
+    def transports(self, bot) -> list[Transport]:  # type: ignore[no-untyped-def]
+        """Every configured platform's transport."""
+        from bot.channels.telegram.transport import TelegramTransport
+
+        found: list[Transport] = [TelegramTransport(bot)] if bot else []
+        whatsapp = self.whatsapp()
+        return [*found, whatsapp] if whatsapp else found
+
+    def web(self, bot):  # type: ignore[no-untyped-def]
+        """The ASGI app (webhooks, health check) on this process's engine; one sender per channel for
+        the replies it leases."""
+        from bot.web import Webhooks, create_app
+
+        s = self.settings
+        hooks = Webhooks(
+            senders={t.channel: self.sender([t]) for t in self.transports(bot)},
+            telegram_bot=bot,
+            telegram_secret=s.webhook_secret.get_secret_value() if s.webhook_secret else None,
+            twilio_auth_token=s.twilio_auth_token.get_secret_value() if s.twilio_auth_token else None,
+            public_base_url=s.public_base_url,
+        )
+        return create_app(self.db, self.engine, hooks)
 
     async def run_web(self, host: str, port: int) -> None:
         """Serve the web app with uvicorn until SIGINT/SIGTERM (uvicorn handles the signals)."""
         import uvicorn
 
-        from bot.channels.telegram.transport import TelegramTransport
-
         bot = self.telegram()
         if bot:
             await bot.initialize()
-        sender = self.sender([TelegramTransport(bot)]) if bot else None
-        server = uvicorn.Server(uvicorn.Config(self.web(bot, sender), host=host, port=port, log_config=None))
+        server = uvicorn.Server(uvicorn.Config(self.web(bot), host=host, port=port, log_config=None))
         try:
             await server.serve()
         finally:
@@ -137,15 +161,12 @@ class App:
 
     async def run_worker(self) -> None:
         """Senders for every configured channel; the scheduler when this worker holds the lock."""
-        from bot.channels.telegram.transport import TelegramTransport
-
         stop = _stop_on_signals()
         bot = self.telegram()
-        transports: list[Transport] = [TelegramTransport(bot)] if bot else []
         if bot:
             await bot.initialize()
         try:
-            await asyncio.gather(self.sender(transports).run(stop), self.scheduler().run(stop))
+            await asyncio.gather(self.sender(self.transports(bot)).run(stop), self.scheduler().run(stop))
         finally:
             if bot:
                 await bot.shutdown()

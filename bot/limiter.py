@@ -105,7 +105,8 @@ def rules_from_settings(settings: Settings) -> dict[str, Rules]:
         settings.telegram_chat_per_second,
         settings.limiter_margin_seconds,
     )
-    return {"telegram": telegram, "local": Rules()}
+    whatsapp = Rules(global_per_second=settings.twilio_mps, margin=settings.limiter_margin_seconds)
+    return {"telegram": telegram, "whatsapp": whatsapp, "local": Rules()}
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,13 @@ class Settings(BaseSettings):
     telegram_api_base_url: str = "https://api.telegram.org/bot"
     telegram_bot_username: str | None = None  # for t.me deep links in invite codes
     webhook_secret: SecretStr | None = None  # Telegram's X-Telegram-Bot-Api-Secret-Token
-    public_base_url: str | None = None  # where Telegram reaches the web process, e.g. https://ksbb.example.org
+    public_base_url: str | None = None  # where Telegram and Twilio reach the web process, e.g. https://ksbb.example.org
+
+    twilio_account_sid: str | None = None
+    twilio_auth_token: SecretStr | None = None
+    twilio_whatsapp_from: str | None = None  # our WhatsApp sender number, e.g. +6281100000000
+    twilio_api_base_url: str | None = None  # a local fake in tests, or a proxy
+    twilio_mps: int = Field(80, ge=1)  # Twilio's messages per second per sender
     default_locale: Literal["id", "en"] = "id"
     timezone: str = "Asia/Jakarta"
 

@@ -1,15 +1,19 @@
-"""The web process: Telegram's webhook and a health check, served by Starlette on uvicorn.
+"""The web process: Telegram's and Twilio's webhooks and a health check, served by Starlette on uvicorn.
 
-`POST /telegram` handles the update inside the request, in one transaction, before answering: 200
-once it is committed (or was a duplicate, or failed and was recorded with an apology), 503 only when
-the database is unreachable, so Telegram delivers it again and it is processed once."""
+Every webhook handles its message inside the request, in one transaction, before answering: 200 once
+it is committed (or was a duplicate, or failed and was recorded with an apology), 503 only when the
+database is unreachable, so the platform delivers it again and it is processed once. Bodies over
+1 MB are refused before parsing; unsigned or badly signed requests get 403."""
 
 from __future__ import annotations
 
 import hmac
 import json
 import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from datetime import timedelta
+from urllib.parse import parse_qsl
 
 from sqlalchemy import text
 from starlette.applications import Starlette
@@ -18,9 +22,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from telegram import Bot, Update
+from twilio.request_validator import RequestValidator
 
-from bot.channels.telegram.inbound import to_inbound
+from bot.channels.telegram.inbound import to_inbound as telegram_inbound
+from bot.channels.whatsapp.inbound import to_inbound as whatsapp_inbound
 from bot.engine import DatabaseUnavailable, Engine
+from bot.messages import Inbound
 from bot.scheduler import HEARTBEAT
 from bot.sender import Sender
 from storage.db import Database
@@ -30,12 +37,25 @@ from storage.types import utcnow
 log = logging.getLogger(__name__)
 
 MAX_BODY = 1_000_000
-SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+TELEGRAM_SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+TWILIO_SIGNATURE_HEADER = "X-Twilio-Signature"
 HEARTBEAT_FRESH = timedelta(minutes=3)
+EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 
 
 class TooLarge(Exception):
     """The request body is over the limit."""
+
+
+@dataclass(frozen=True)
+class Webhooks:
+    """What the web app needs to know about each channel; a channel left unset answers 404."""
+
+    senders: Mapping[str, Sender]
+    telegram_bot: Bot | None = None
+    telegram_secret: str | None = None
+    twilio_auth_token: str | None = None
+    public_base_url: str | None = None
 
 
 async def read_body(request: Request, limit: int = MAX_BODY) -> bytes:
@@ -51,40 +71,74 @@ async def read_body(request: Request, limit: int = MAX_BODY) -> bytes:
     return body
 
 
-def create_app(db: Database, engine: Engine, bot: Bot | None, sender: Sender | None, webhook_secret: str | None) -> Starlette:
-    """The ASGI app; the Telegram route answers 404 until a bot and a webhook secret are configured."""
+def create_app(db: Database, engine: Engine, hooks: Webhooks) -> Starlette:
+    """The ASGI app."""
+
+    async def handle(inbound: Inbound, ok: Response, then: Callable[[], Awaitable[None]] | None = None) -> Response:
+        """One transaction for the message, then the replies are sent after answering."""
+        try:
+            outcome = await engine.handle(inbound)
+        except DatabaseUnavailable:
+            log.warning("database unavailable; %s message %s will be delivered again", inbound.channel, inbound.platform_id)
+            return Response(status_code=503)
+        sender = hooks.senders[inbound.channel]
+
+        async def after() -> None:
+            await sender.deliver(outcome.reply_ids)
+            if then is not None:
+                await then()
+
+        ok.background = BackgroundTask(after)
+        return ok
 
     async def telegram(request: Request) -> Response:
-        if bot is None or sender is None or not webhook_secret:
+        bot, secret = hooks.telegram_bot, hooks.telegram_secret
+        if bot is None or not secret:
             return Response(status_code=404)
-        given = request.headers.get(SECRET_HEADER, "")
-        if not hmac.compare_digest(given.encode(), webhook_secret.encode()):
+        if not hmac.compare_digest(request.headers.get(TELEGRAM_SECRET_HEADER, "").encode(), secret.encode()):
             return Response(status_code=403)
         try:
-            data = json.loads(await read_body(request))
-            update = Update.de_json(data, bot)
+            update = Update.de_json(json.loads(await read_body(request)), bot)
         except TooLarge:
             return Response(status_code=413)
         except (ValueError, TypeError, KeyError):
             return Response(status_code=400)
-        inbound = to_inbound(update, str(bot.id))
+        inbound = telegram_inbound(update, str(bot.id))
         if inbound is None:
             return Response(status_code=200)
-        try:
-            outcome = await engine.handle(inbound)
-        except DatabaseUnavailable:
-            log.warning("database unavailable; Telegram will deliver update %s again", update.update_id)
-            return Response(status_code=503)
 
-        async def after() -> None:
-            await sender.deliver(outcome.reply_ids)
+        async def answer_callback() -> None:
             if update.callback_query is not None:
                 try:
                     await update.callback_query.answer()
                 except Exception:  # an expired callback query is not worth a log line with data
                     log.info("callback query could not be answered")
 
-        return Response(status_code=200, background=BackgroundTask(after))
+        return await handle(inbound, Response(status_code=200), answer_callback)
+
+    async def whatsapp(request: Request) -> Response:
+        if not hooks.twilio_auth_token or not hooks.public_base_url:
+            return Response(status_code=404)
+        try:
+            form = dict(parse_qsl((await read_body(request)).decode("utf-8"), keep_blank_values=True))
+        except TooLarge:
+            return Response(status_code=413)
+        except UnicodeDecodeError:
+            return Response(status_code=400)
+        if not signed_by_twilio(request, form):
+            return Response(status_code=403)
+        inbound = whatsapp_inbound(form)
+        if inbound is None:
+            return Response(status_code=400)
+        return await handle(inbound, Response(EMPTY_TWIML, media_type="text/xml"))
+
+    def signed_by_twilio(request: Request, form: dict[str, str]) -> bool:
+        """Twilio signs the public URL it called (behind a TLS proxy, not the one we see) and the form."""
+        url = (hooks.public_base_url or "").rstrip("/") + request.url.path
+        if request.url.query:
+            url += "?" + request.url.query
+        signature = request.headers.get(TWILIO_SIGNATURE_HEADER, "")
+        return bool(signature) and RequestValidator(hooks.twilio_auth_token).validate(url, form, signature)
 
     async def healthz(request: Request) -> Response:
         """Database reachable and scheduler heartbeat fresh; no personal data."""
@@ -98,4 +152,10 @@ def create_app(db: Database, engine: Engine, bot: Bot | None, sender: Sender | N
         body = {"database": "ok", "scheduler": "ok" if fresh else "stale"}
         return JSONResponse(body, status_code=200 if fresh else 503)
 
-    return Starlette(routes=[Route("/telegram", telegram, methods=["POST"]), Route("/healthz", healthz)])
+    return Starlette(
+        routes=[
+            Route("/telegram", telegram, methods=["POST"]),
+            Route("/whatsapp", whatsapp, methods=["POST"]),
+            Route("/healthz", healthz),
+        ]
+    )

@@ -11,7 +11,6 @@ import pytest
 from pydantic import SecretStr
 
 from bot.app import App
-from bot.channels.telegram.transport import TelegramTransport
 from bot.i18n import translate
 from bot.scheduler import Scheduler
 from bot.settings import Settings
@@ -33,7 +32,7 @@ async def web(telegram_settings: Settings) -> AsyncIterator[tuple[httpx.AsyncCli
     app = App(telegram_settings.model_copy(update={"webhook_secret": SecretStr(SECRET)}))
     bot = app.telegram()
     async with bot:
-        asgi = app.web(bot, app.sender([TelegramTransport(bot)]))
+        asgi = app.web(bot)
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=asgi), base_url="http://ksbb.test") as client:
             yield client, app
     await app.db.dispose()
@@ -85,7 +84,7 @@ async def test_an_unreachable_database_answers_503_so_telegram_delivers_again(te
     app = App(down)
     bot = app.telegram()
     async with bot:
-        asgi = app.web(bot, app.sender([TelegramTransport(bot)]))
+        asgi = app.web(bot)
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=asgi), base_url="http://ksbb.test") as client:
             response = await client.post("/telegram", json=numbered(fake.message_update(703, "/start")), headers=HEADERS)
             health = await client.get("/healthz")

@@ -1,0 +1,55 @@
+"""Neutral replies → Twilio messages: choices as a numbered list, long text split cleanly, Twilio
+errors mapped to the shared send errors."""
+
+from __future__ import annotations
+
+import asyncio
+
+from twilio.base.exceptions import TwilioException, TwilioRestException
+from twilio.rest import Client
+
+from bot.channels.errors import Permanent, Throttled, Transient, Unreachable
+from bot.channels.text import split_text
+from bot.channels.whatsapp import CHANNEL, MAX_BODY
+from bot.channels.whatsapp.inbound import PREFIX
+from bot.messages import Reply
+
+TOO_MANY_REQUESTS = 20429
+OPTED_OUT = 21610
+
+
+def render(reply: Reply) -> str:
+    """The text with its choices as numbered lines, answerable by number or by label."""
+    lines = [reply.text, *(f"{number}. {choice.label}" for number, choice in enumerate(reply.choices, start=1))]
+    return "\n".join(lines)
+
+
+class WhatsAppTransport:
+    """Sends session messages from one WhatsApp sender number."""
+
+    channel = CHANNEL
+
+    def __init__(self, client: Client, sender: str) -> None:
+        self.client = client
+        self.sender = sender
+
+    async def send(self, address: str, reply: Reply) -> str | None:
+        sid = None
+        for piece in split_text(render(reply), MAX_BODY):
+            sid = await asyncio.to_thread(self._create, address, piece)
+        return sid
+
+    def _create(self, address: str, body: str) -> str:
+        try:
+            message = self.client.messages.create(from_=PREFIX + self.sender, to=PREFIX + address, body=body)
+        except TwilioRestException as exc:
+            if exc.status == 429 or exc.code == TOO_MANY_REQUESTS:
+                raise Throttled(1.0) from exc
+            if exc.code == OPTED_OUT:
+                raise Unreachable(f"twilio {exc.code}") from exc
+            if exc.status >= 500:
+                raise Transient(f"twilio {exc.status}") from exc
+            raise Permanent(f"twilio {exc.code or exc.status}") from exc
+        except TwilioException as exc:
+            raise Transient(type(exc).__name__) from exc
+        return str(message.sid)

@@ -1,0 +1,174 @@
+"""WhatsApp through Twilio: signed webhooks in (the ASGI app), replies out through the twilio client to
+a fake Twilio REST API on localhost; the same flows as every other channel."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import AsyncIterator, Iterator
+
+import httpx
+import pytest
+from pydantic import SecretStr
+from twilio.request_validator import RequestValidator
+
+from bot.app import App
+from bot.channels.errors import Throttled, Transient, Unreachable
+from bot.channels.text import split_text
+from bot.channels.whatsapp import MAX_BODY, make_client
+from bot.channels.whatsapp.inbound import to_inbound
+from bot.channels.whatsapp.transport import WhatsAppTransport, render
+from bot.i18n import translate
+from bot.limiter import MemoryLimiter
+from bot.messages import Kind, Reply
+from bot.sender import Sender
+from bot.settings import Settings
+from storage import outbox
+from storage.models import Identity, Person
+from storage.outbox import Priority
+from storage.types import utcnow
+from tests.conftest import count
+from tests.fakes.twilio_api import FakeTwilioAPI
+
+SID, TOKEN, OURS = "AC" + "0" * 32, "twilio-test-token", "+6281100000000"
+PUBLIC = "https://ksbb.example.org"
+_sids = itertools.count(1)
+
+
+@pytest.fixture(scope="module")
+def twilio_server() -> Iterator[FakeTwilioAPI]:
+    with FakeTwilioAPI(account_sid=SID, auth_token=TOKEN) as fake:
+        yield fake
+
+
+@pytest.fixture
+def twilio_api(twilio_server: FakeTwilioAPI) -> FakeTwilioAPI:
+    twilio_server.reset()
+    return twilio_server
+
+
+@pytest.fixture
+async def whatsapp(settings: Settings, twilio_api: FakeTwilioAPI) -> AsyncIterator[tuple[httpx.AsyncClient, App]]:
+    app = App(settings.model_copy(update={
+        "twilio_account_sid": SID, "twilio_auth_token": SecretStr(TOKEN), "twilio_whatsapp_from": OURS,
+        "twilio_api_base_url": twilio_api.base_url, "public_base_url": PUBLIC,
+    }))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app.web(None)), base_url="http://internal") as client:
+        yield client, app
+    await app.db.dispose()
+
+
+def form(number: str, body: str = "", **extra: str) -> dict[str, str]:
+    """An inbound message as Twilio posts it."""
+    return {"MessageSid": f"SM{next(_sids):032x}", "AccountSid": SID, "From": f"whatsapp:{number}",
+            "To": f"whatsapp:{OURS}", "Body": body, "NumMedia": "0", **extra}
+
+
+def signed(params: dict[str, str], path: str = "/whatsapp", token: str = TOKEN) -> dict[str, str]:
+    return {"X-Twilio-Signature": RequestValidator(token).compute_signature(PUBLIC + path, params)}
+
+
+async def post(client: httpx.AsyncClient, params: dict[str, str], headers: dict[str, str] | None = None) -> httpx.Response:
+    return await client.post("/whatsapp", data=params, headers=signed(params) if headers is None else headers)
+
+
+async def test_the_welcome_and_language_choice_work_by_number_on_whatsapp(whatsapp, twilio_api: FakeTwilioAPI) -> None:  # type: ignore[no-untyped-def]
+    client, app = whatsapp
+    number = "+6281234500001"
+    response = await post(client, form(number, "halo"))
+    assert response.status_code == 200 and "<Response" in response.text
+    await twilio_api.wait_for_async(lambda: len(twilio_api.sent_to(f"whatsapp:{number}")) == 2)
+    welcome, ask = [m.body for m in twilio_api.sent_to(f"whatsapp:{number}")]
+    assert welcome == translate("id", "start.welcome")
+    assert ask == translate("id", "language.ask") + "\n1. Bahasa Indonesia\n2. English"
+    await post(client, form(number, "2"))
+    await twilio_api.wait_for_async(lambda: len(twilio_api.sent_to(f"whatsapp:{number}")) == 4)
+    assert twilio_api.sent_to(f"whatsapp:{number}")[2].body == translate("en", "language.set")
+
+
+@pytest.mark.parametrize("headers", [{}, {"X-Twilio-Signature": "Zm9yZ2Vk"}])
+async def test_unsigned_and_forged_requests_are_refused(whatsapp, headers: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
+    client, app = whatsapp
+    assert (await post(client, form("+6281234500002", "halo"), headers)).status_code == 403
+    other_account = form("+6281234500002", "halo")
+    assert (await post(client, other_account, signed(other_account, token="bukan-token-kami"))).status_code == 403
+    assert await count(app.db, "SELECT count(*) FROM inbound_record") == 0
+
+
+async def test_a_replayed_message_sid_is_handled_once(whatsapp, twilio_api: FakeTwilioAPI) -> None:  # type: ignore[no-untyped-def]
+    client, app = whatsapp
+    params = form("+6281234500003", "halo")
+    for _ in range(3):
+        assert (await post(client, params)).status_code == 200
+    assert await count(app.db, "SELECT count(*) FROM inbound_record") == 1
+    assert await count(app.db, "SELECT count(*) FROM outbox") == 2
+
+
+async def test_oversized_and_incomplete_forms_are_refused(whatsapp) -> None:  # type: ignore[no-untyped-def]
+    client, app = whatsapp
+    huge = form("+6281234500004", "x" * 1_000_001)
+    assert (await post(client, huge)).status_code == 413
+    missing = {"Body": "halo"}
+    assert (await post(client, missing)).status_code == 400
+
+
+async def test_media_without_a_caption_gets_a_clear_answer_and_the_step_stays(whatsapp, twilio_api: FakeTwilioAPI) -> None:  # type: ignore[no-untyped-def]
+    client, app = whatsapp
+    number = "+6281234500005"
+    await post(client, form(number, "halo"))
+    await post(client, form(number, "", NumMedia="1", MediaUrl0="https://api.twilio.com/media/ME1",
+                            MediaContentType0="image/jpeg"))
+    await twilio_api.wait_for_async(lambda: len(twilio_api.sent_to(f"whatsapp:{number}")) == 4)
+    assert twilio_api.sent_to(f"whatsapp:{number}")[2].body == translate("id", "input.unsupported")
+
+
+@pytest.mark.parametrize(
+    ("fields", "kind", "expected"),
+    [
+        ({"Body": "Lapor"}, Kind.TEXT, {"text": "Lapor"}),
+        ({"NumMedia": "1", "MediaUrl0": "https://m/1", "MediaContentType0": "image/jpeg", "Body": "kardus"},
+         Kind.PHOTO, {"photo": "https://m/1", "text": "kardus"}),
+        ({"Latitude": "-6.197", "Longitude": "106.816", "Body": ""}, Kind.LOCATION, {"location": (-6.197, 106.816)}),
+        ({"NumMedia": "1", "MediaContentType0": "audio/ogg", "Body": ""}, Kind.VOICE, {}),
+        ({"Body": ""}, Kind.OTHER, {}),
+    ],
+)
+def test_twilio_forms_become_neutral_messages(fields: dict[str, str], kind: Kind, expected: dict[str, object]) -> None:
+    message = to_inbound({**form("+6281234500006"), **fields})
+    assert message is not None
+    assert (message.channel, message.sender, message.address, message.bot) == (
+        "whatsapp", "whatsapp:+6281234500006", "+6281234500006", OURS)
+    assert message.kind is kind
+    for name, value in expected.items():
+        assert getattr(message, name) == value
+
+
+async def test_platform_errors_map_to_the_shared_kinds_and_the_sender_acts_on_them(
+    db, twilio_api: FakeTwilioAPI  # type: ignore[no-untyped-def]
+) -> None:
+    transport = WhatsAppTransport(make_client(SID, TOKEN, twilio_api.base_url), OURS)
+    twilio_api.opted_out("+6281234500007")
+    with pytest.raises(Unreachable):
+        await transport.send("+6281234500007", Reply("halo"))
+    twilio_api.fail_next(1, status=503)
+    with pytest.raises(Transient):
+        await transport.send("+6281234500008", Reply("halo"))
+    twilio_api.messages_per_second = 1
+    await transport.send("+6281234500009", Reply("satu"))
+    with pytest.raises(Throttled):
+        await transport.send("+6281234500009", Reply("dua"))
+    twilio_api.messages_per_second = 80
+    async with db.transaction() as session:
+        session.add(Identity(key="whatsapp:+6281234500007", channel="whatsapp", address="+6281234500007",
+                             person=Person(locale="id")))
+        session.add(outbox.new_row(channel="whatsapp", address="+6281234500007", body=Reply("berita").to_body(),
+                                   priority=Priority.BULK, now=utcnow()))
+    await Sender(db, [transport], MemoryLimiter({}), "test").drain_once()
+    assert await count(db, "SELECT count(*) FROM outbox WHERE status = 'unreachable'") == 1
+    assert await count(db, "SELECT count(*) FROM channel_identity WHERE unreachable_at IS NOT NULL") == 1
+
+
+def test_long_text_is_split_cleanly_under_whatsapps_limit() -> None:
+    text = ("Kalimat yang cukup panjang untuk diulang. " * 100).strip()
+    pieces = split_text(render(Reply(text)), MAX_BODY)
+    assert len(pieces) == 3 and all(len(piece) <= MAX_BODY for piece in pieces)
+    assert " ".join(pieces) == text
