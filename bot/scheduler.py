@@ -53,6 +53,7 @@ class Scheduler:
         self.interval = interval
         self.lock_retry = lock_retry
         self.holding = asyncio.Event()
+        self._ticking = asyncio.Lock()
 
     async def run(self, stop: asyncio.Event) -> None:
         async with self._lock(stop) as held:
@@ -68,12 +69,16 @@ class Scheduler:
             try:
                 await stop.wait()
             finally:
-                scheduler.shutdown(wait=False)
+                async with self._ticking:  # let a tick in flight commit; shutting down cancels jobs
+                    scheduler.shutdown(wait=False)
                 self.holding.clear()
 
     async def tick(self, now: datetime | None = None) -> None:
         """Run every duty in its own transaction; one failing duty never stops the others."""
-        now = now or utcnow()
+        async with self._ticking:
+            await self._run_duties(now or utcnow())
+
+    async def _run_duties(self, now: datetime) -> None:
         for duty in [*self.duties, _heartbeat]:
             try:
                 async with self.db.transaction() as session:
