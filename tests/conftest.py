@@ -6,6 +6,7 @@ import os
 import shutil
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import psycopg
@@ -16,9 +17,11 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
 from bot.cli import upgrade
+from bot.engine import Engine
 from bot.logs import install as install_log_scrubbing
 from bot.logs import quiet_libraries
 from bot.settings import Settings
+from handlers import build_dialog
 from storage.db import Database, sync_url
 from storage.models import Base
 from storage.reference import load_reference_data
@@ -142,3 +145,9 @@ def telegram_settings(settings: Settings, fake: FakeBotAPI) -> Settings:
     return settings.model_copy(
         update={"telegram_bot_token": SecretStr(TOKEN), "telegram_api_base_url": fake.base_url}
     )
+
+
+@pytest.fixture
+def engine(db: Database) -> Engine:
+    """The engine over every flow, as the app builds it (replies leased to the owner "test")."""
+    return Engine(db, build_dialog(timedelta(minutes=30)), "test", "id", 5.0)

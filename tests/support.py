@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+
 from sqlalchemy import select
 
 from bot.engine import Engine, Outcome
@@ -49,3 +50,9 @@ class Direct:
 
     async def texts(self, text: str = "", kind: Kind = Kind.TEXT, **fields: object) -> list[str]:
         return [reply.text for reply in await self.send(text, kind, **fields)]
+
+
+async def register(chat: Direct, kelurahan: str = "Kebon Melati", rw: str = "12") -> None:
+    """Welcome, Indonesian, consent, name, a typed kelurahan, the RW."""
+    for message in ("/start", "1", "Daftar sebagai warga", "Setuju", "Siti Aminah", kelurahan, "1", rw):
+        await chat.send(message)

@@ -11,13 +11,19 @@ from sqlalchemy import select
 from bot.engine import Engine
 from bot.formatting import date_long
 from bot.i18n import translate
-from handlers import build_dialog
 from handlers.clock import today
 from handlers.coordinator.banks import parse_rw_numbers
 from handlers.parsing import ParseError, parse_date
 from storage import banks
 from storage.db import Database
-from storage.models import Account, AuditEntry, Price, WasteBank, WasteBankRW, WasteReport
+from storage.models import (
+    Account,
+    AuditEntry,
+    Price,
+    WasteBank,
+    WasteBankRW,
+    WasteReport,
+)
 from storage.models.roles import ADMIN, COORDINATOR, UPGRADING, WASTE
 from storage.people import identify
 from storage.places import get_or_create_rw
@@ -32,11 +38,6 @@ SAMPLE = "Bank Sampah Unit Melati Bersih (CONTOH)"
 
 def t(key: str, **values: object) -> str:
     return translate("id", key, **values)
-
-
-@pytest.fixture
-def engine(db: Database) -> Engine:
-    return Engine(db, build_dialog(timedelta(minutes=30)), "test", "id", 5.0)
 
 
 async def rw_id(db: Database, number: int) -> int:

@@ -16,7 +16,6 @@ from bot.engine import Engine
 from bot.i18n import translate
 from bot.messages import Reply
 from bot.scheduler import Scheduler
-from handlers import build_dialog
 from handlers.coordinator import broadcast_duty
 from handlers.coordinator.broadcast import CONFIRM_CHOICES, State
 from handlers.parsing import parse_schedule_time
@@ -82,11 +81,6 @@ async def world(db: Database) -> World:
         await grant_role(session, ids["admin1"], ADMIN, now)
         await grant_role(session, ids["admin2"], ADMIN, now)
     return World(ids, rws)
-
-
-@pytest.fixture
-def engine(db: Database) -> Engine:
-    return Engine(db, build_dialog(timedelta(minutes=30)), "test", "id", 5.0)
 
 
 async def open_entry_replies(chat: Direct, entry: str) -> list[Reply]:

@@ -13,7 +13,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select, text
 
-from bot.limiter import DatabaseLimiter, Limiter, MemoryLimiter, Rules, State, make_limiter, rules_from_settings, take
+from bot.limiter import (
+    DatabaseLimiter,
+    Limiter,
+    MemoryLimiter,
+    Rules,
+    State,
+    make_limiter,
+    rules_from_settings,
+    take,
+)
 from bot.settings import Settings, load_settings
 from storage.db import Database
 from storage.models import LimiterState

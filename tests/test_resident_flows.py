@@ -16,7 +16,6 @@ from bot.i18n import translate
 from bot.limiter import MemoryLimiter
 from bot.messages import Contact, Kind
 from bot.sender import Sender
-from handlers import build_dialog
 from storage.db import Database
 from storage.models import (
     Account,
@@ -29,22 +28,11 @@ from storage.models import (
     WasteReport,
 )
 from tests.conftest import count
-from tests.support import Direct
+from tests.support import Direct, register
 
 
 def t(key: str, **values: object) -> str:
     return translate("id", key, **values)
-
-
-@pytest.fixture
-def engine(db: Database) -> Engine:
-    return Engine(db, build_dialog(timedelta(minutes=30)), "test", "id", 5.0)
-
-
-async def register(chat: Direct, kelurahan: str = "Kebon Melati", rw: str = "12") -> None:
-    """Welcome, Indonesian, consent, name, a typed kelurahan, the RW."""
-    for message in ("/start", "1", "Daftar sebagai warga", "Setuju", "Siti Aminah", kelurahan, "1", rw):
-        await chat.send(message)
 
 
 async def state(db: Database) -> str:

@@ -11,7 +11,14 @@ import pytest
 from bot.app import App
 from bot.i18n import translate
 from storage.reference import SAMPLE_BANK
-from tests.transcripts import Say, Tap, Transcript, assert_turns, local_chat, telegram_turns
+from tests.transcripts import (
+    Say,
+    Tap,
+    Transcript,
+    assert_turns,
+    local_chat,
+    telegram_turns,
+)
 
 BANK = SAMPLE_BANK["name"]
 LINES = "\n".join(

@@ -8,7 +8,14 @@ import asyncio
 import pytest
 
 from bot.app import App
-from tests.transcripts import Say, Tap, Transcript, assert_turns, local_chat, telegram_turns
+from tests.transcripts import (
+    Say,
+    Tap,
+    Transcript,
+    assert_turns,
+    local_chat,
+    telegram_turns,
+)
 
 SPINE: Transcript = [
     (Say("/start"), [("id", "start.welcome"), ("id", "language.ask")]),

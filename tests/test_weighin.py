@@ -18,7 +18,6 @@ from bot.engine import Engine
 from bot.formatting import rupiah, weight
 from bot.i18n import translate
 from bot.messages import Kind, Reply
-from handlers import build_dialog
 from handlers.coordinator.weighin_line import Who, parse_line
 from storage import banks, weighin
 from storage.db import Database
@@ -61,11 +60,6 @@ class World:
     siti: int
     siti_account: int
     budi: int
-
-
-@pytest.fixture
-def engine(db: Database) -> Engine:
-    return Engine(db, build_dialog(timedelta(minutes=30)), "test", "id", 5.0)
 
 
 @pytest.fixture

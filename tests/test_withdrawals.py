@@ -18,7 +18,6 @@ from bot.engine import Engine
 from bot.formatting import datetime_short
 from bot.i18n import translate
 from bot.messages import Kind, Reply
-from handlers import build_dialog
 from storage import withdrawals
 from storage.banks import ensure_account
 from storage.db import Database
@@ -41,7 +40,7 @@ from storage.places import get_or_create_rw
 from storage.roles import grant_role, hand_over, revoke_role
 from storage.types import utcnow
 from tests.conftest import count
-from tests.support import Direct
+from tests.support import Direct, register
 
 KEBON_MELATI = "31.71.07.1005"
 BANK = "Bank Sampah Unit Melati Bersih (CONTOH)"
@@ -50,16 +49,6 @@ SITI = "Siti Aminah (anggota 1001)"
 
 def t(key: str, **values: object) -> str:
     return translate("id", key, **values)
-
-
-@pytest.fixture
-def engine(db: Database) -> Engine:
-    return Engine(db, build_dialog(timedelta(minutes=30)), "test", "id", 5.0)
-
-
-async def register(chat: Direct, kelurahan: str = "Kebon Melati", rw: str = "12") -> None:
-    for message in ("/start", "1", "Daftar sebagai warga", "Setuju", "Siti Aminah", kelurahan, "1", rw):
-        await chat.send(message)
 
 
 async def credit(db: Database, amount: int, person: str = "Siti Aminah") -> int:

@@ -14,7 +14,7 @@ from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from typing import Any, TypeVar
+from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
@@ -23,8 +23,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from tests.fakes.waiting import Waiting, max_in_any_window
+
 JSON = dict[str, Any]
-T = TypeVar("T")
 
 BOT_USERNAME = "ksbb_test_bot"
 SEND_METHODS = frozenset(
@@ -273,7 +274,7 @@ async def read_params(request: Request) -> tuple[JSON, dict[str, Upload]]:
     return params, files
 
 
-class FakeBotAPI:
+class FakeBotAPI(Waiting):
     """A fake Telegram Bot API on 127.0.0.1 with Telegram's limits, errors and long polling."""
 
     global_per_second = _LimitSetting()
@@ -641,33 +642,7 @@ class FakeBotAPI:
 
     def max_in_any_window(self, seconds: float = 1.0) -> int:
         """The most successful sends within any sliding window of `seconds`."""
-        times = sorted(c.monotonic for c in self.delivered)
-        best, start = 0, 0
-        for end, t in enumerate(times):
-            while t - times[start] >= seconds:
-                start += 1
-            best = max(best, end - start + 1)
-        return best
-
-    def wait_for(self, predicate: Callable[[], T], timeout: float = 5.0,
-                 interval: float = 0.01) -> T:
-        """Block until predicate() is truthy and return it; TimeoutError after `timeout`."""
-        deadline = time.monotonic() + timeout
-        while not (result := predicate()):
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"condition not met within {timeout} s")
-            time.sleep(interval)
-        return result
-
-    async def wait_for_async(self, predicate: Callable[[], T], timeout: float = 5.0,
-                             interval: float = 0.01) -> T:
-        """Like wait_for, but sleeps with asyncio so the caller's loop keeps running."""
-        deadline = time.monotonic() + timeout
-        while not (result := predicate()):
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"condition not met within {timeout} s")
-            await asyncio.sleep(interval)
-        return result
+        return max_in_any_window((c.monotonic for c in self.delivered), seconds)
 
     # ----- request handling ------------------------------------------------------------------
 

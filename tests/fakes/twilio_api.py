@@ -29,12 +29,11 @@ import socket
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from http import HTTPStatus
-from typing import Any, Self, TypeVar
+from typing import Any, Self
 
 import uvicorn
 from starlette.applications import Starlette
@@ -42,8 +41,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from tests.fakes.waiting import Waiting, max_in_any_window
+
 JSON = dict[str, Any]
-T = TypeVar("T")
 
 API_VERSION = "2010-04-01"
 WINDOW_MESSAGE = ("Failed to send freeform message because you are outside the allowed window."
@@ -119,7 +119,7 @@ class SenderLimit:
         return True
 
 
-class FakeTwilioAPI:
+class FakeTwilioAPI(Waiting):
     """A fake Twilio Messages API on 127.0.0.1 with auth, per-sender limits and WhatsApp errors."""
 
     def __init__(
@@ -241,34 +241,8 @@ class FakeTwilioAPI:
 
     def max_in_any_window(self, sender: str | None = None, seconds: float = 1.0) -> int:
         """The most accepted messages (optionally from one sender) within any `seconds` window."""
-        times = sorted(m.time for m in self.delivered
-                       if sender is None or number_key(m.from_) == number_key(sender))
-        best, start = 0, 0
-        for end, t in enumerate(times):
-            while t - times[start] >= seconds:
-                start += 1
-            best = max(best, end - start + 1)
-        return best
-
-    def wait_for(self, predicate: Callable[[], T], timeout: float = 5.0,
-                 interval: float = 0.01) -> T:
-        """Block until predicate() is truthy and return it; TimeoutError after `timeout`."""
-        deadline = time.monotonic() + timeout
-        while not (result := predicate()):
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"condition not met within {timeout} s")
-            time.sleep(interval)
-        return result
-
-    async def wait_for_async(self, predicate: Callable[[], T], timeout: float = 5.0,
-                             interval: float = 0.01) -> T:
-        """Like wait_for, but sleeps with asyncio so the caller's loop keeps running."""
-        deadline = time.monotonic() + timeout
-        while not (result := predicate()):
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"condition not met within {timeout} s")
-            await asyncio.sleep(interval)
-        return result
+        times = (m.time for m in self.delivered if sender is None or number_key(m.from_) == number_key(sender))
+        return max_in_any_window(times, seconds)
 
     # ----- request handling ------------------------------------------------------------------
 
