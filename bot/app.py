@@ -39,7 +39,7 @@ class App:
         self.limiter = make_limiter(self.db, settings)
         self.engine = Engine(
             self.db,
-            build_dialog(timedelta(minutes=settings.idle_reset_minutes)),
+            build_dialog(timedelta(minutes=settings.idle_reset_minutes), settings.pledge_terms),
             owner=self.owner,
             default_locale=settings.default_locale,
             lease_seconds=settings.sender_lease_seconds,

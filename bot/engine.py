@@ -81,7 +81,7 @@ class Engine:
             conversation = await lock_conversation(session, identity.person_id, now)
             ctx = Context(
                 session, identity.person, identity, now, copy.deepcopy(conversation.data),
-                roles=await roles_of(session, identity.person_id),
+                roles=await roles_of(session, identity.person_id), terms=self.dialog.terms,
             )
             await self.dialog.turn(ctx, conversation, message)
             person_id = None if ctx.erased else identity.person_id

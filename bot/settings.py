@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import lru_cache
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from storage.pledges import Terms
 
 
 class SettingsError(Exception):
@@ -50,6 +53,11 @@ class Settings(BaseSettings):
     idle_reset_minutes: int = Field(30, ge=1)
     retention_hours: int = Field(48, ge=1)
 
+    # Pledges (KSBB Penataan Permukiman).
+    pledge_min_share: int = Field(1_000_000, ge=1)  # Rupiah, the smallest share of a Bersama offer
+    pledge_hold_hours: int = Field(72, ge=1)  # an unconfirmed pledge lapses after this
+    pledge_remind_hours: int = Field(24, ge=1)  # the RW's coordinators are reminded after this
+
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @field_validator("database_url")
@@ -71,6 +79,11 @@ class Settings(BaseSettings):
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @property
+    def pledge_terms(self) -> Terms:
+        return Terms(self.pledge_min_share, timedelta(hours=self.pledge_hold_hours),
+                     timedelta(hours=self.pledge_remind_hours))
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -18,6 +18,7 @@ from handlers.coordinator import menu as coordinator_menu
 from handlers.coordinator import schedule as coordinator_schedule
 from handlers.coordinator import withdrawals as coordinator_withdrawals
 from handlers.dialog import Dialog, Step
+from storage.pledges import Terms
 
 STEPS: dict[str, Step] = {
     **menu.STEPS,
@@ -40,7 +41,7 @@ STEPS: dict[str, Step] = {
 }
 
 
-def build_dialog(idle_after: timedelta) -> Dialog:
+def build_dialog(idle_after: timedelta, terms: Terms | None = None) -> Dialog:
     """The dialog over every flow; BANTUAN also names the resident's coordinator when known."""
     return Dialog(
         STEPS,
@@ -55,4 +56,5 @@ def build_dialog(idle_after: timedelta) -> Dialog:
             "periksa": verify.command,
         },
         help_footer=info.contact_line,
+        terms=terms,
     )

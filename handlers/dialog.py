@@ -14,6 +14,7 @@ from bot.i18n import N_, translate
 from bot.messages import Attachment, Choice, Inbound, Kind, Reply
 from handlers.matching import match_choice
 from storage.models import Conversation, Identity, Person
+from storage.pledges import Terms
 
 MENU = "menu.main"
 LANGUAGE = "language.choose"
@@ -53,6 +54,7 @@ class Context:
     offered: list[tuple[str, str]] | None = None
     erased: bool = False
     roles: frozenset[str] = frozenset()
+    terms: Terms = field(default_factory=Terms)  # the pledge rules in force
 
     def t(self, key: str, **values: object) -> str:
         """A message in the person's language."""
@@ -121,8 +123,10 @@ class Dialog:
         start_handlers: Mapping[str, StartHandler] | None = None,
         commands: Mapping[str, StartHandler] | None = None,
         help_footer: HelpFooter | None = None,
+        terms: Terms | None = None,
     ) -> None:
         self.steps = steps
+        self.terms = terms or Terms()
         self.idle_after = idle_after
         self.start_handlers = start_handlers or {}
         self.commands = commands or {}

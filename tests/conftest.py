@@ -24,6 +24,7 @@ from bot.settings import Settings
 from handlers import build_dialog
 from storage.db import Database, sync_url
 from storage.models import Base
+from storage.catalog_import import load_sample_catalog
 from storage.reference import load_reference_data
 from tests.fakes.telegram_api import FakeBotAPI
 
@@ -92,6 +93,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     with engine.begin() as connection:
         connection.exec_driver_sql(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
         load_reference_data(connection)
+        load_sample_catalog(connection)
     engine.dispose()
     return url
 

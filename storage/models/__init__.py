@@ -1,6 +1,7 @@
 """All tables, by domain."""
 
 from storage.models.base import Base
+from storage.models.broadcast import Broadcast
 from storage.models.core import (
     Conversation,
     Heartbeat,
@@ -11,9 +12,17 @@ from storage.models.core import (
     Person,
     ScheduledOccurrence,
 )
-from storage.models.broadcast import Broadcast
 from storage.models.places import RW, Kecamatan, Kelurahan, Kota
 from storage.models.roles import AuditEntry, Invite, InviteFailure, RoleGrant, RoleRW
+from storage.models.upgrading import (
+    Collaborator,
+    Offer,
+    Package,
+    Pledge,
+    PledgeEvent,
+    ProgressUpdate,
+    UpgradeRW,
+)
 from storage.models.waste import (
     Account,
     LedgerEntry,
@@ -27,6 +36,13 @@ from storage.models.waste import (
 )
 
 __all__ = [
+    "Collaborator",
+    "Offer",
+    "Package",
+    "Pledge",
+    "PledgeEvent",
+    "ProgressUpdate",
+    "UpgradeRW",
     "RW",
     "Account",
     "AuditEntry",

@@ -97,6 +97,7 @@ class LedgerEntry(Base):
     kind: Mapped[str] = mapped_column(String(24))
     report_id: Mapped[int | None] = mapped_column(ForeignKey("waste_report.id"), index=True)
     withdrawal_id: Mapped[int | None] = mapped_column(ForeignKey("withdrawal.id"), index=True)
+    pledge_id: Mapped[int | None] = mapped_column(ForeignKey("pledge.id"), index=True)  # sedekah sampah
     reverses_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_entry.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
