@@ -22,9 +22,9 @@ from bot.logs import install as install_log_scrubbing
 from bot.logs import quiet_libraries
 from bot.settings import Settings
 from handlers import build_dialog
+from storage.catalog_import import load_sample_catalog
 from storage.db import Database, sync_url
 from storage.models import Base
-from storage.catalog_import import load_sample_catalog
 from storage.reference import load_reference_data
 from tests.fakes.telegram_api import FakeBotAPI
 
