@@ -16,6 +16,7 @@ from datetime import timedelta
 from urllib.parse import parse_qsl
 
 from sqlalchemy import text
+from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.applications import Starlette
 from starlette.background import BackgroundTask
 from starlette.requests import Request
@@ -30,6 +31,7 @@ from bot.engine import DatabaseUnavailable, Engine
 from bot.messages import Inbound
 from bot.scheduler import HEARTBEAT
 from bot.sender import Sender
+from storage import outbox
 from storage.db import Database
 from storage.schedule import last_beat
 from storage.types import utcnow
@@ -116,7 +118,9 @@ def create_app(db: Database, engine: Engine, hooks: Webhooks) -> Starlette:
 
         return await handle(inbound, Response(status_code=200), answer_callback)
 
-    async def whatsapp(request: Request) -> Response:
+    async def signed_form(request: Request) -> dict[str, str] | Response:
+        """The form Twilio posted, or the answer to a request that is not one (404 without Twilio
+        settings, 413 too large, 400 unreadable, 403 unsigned or badly signed)."""
         if not hooks.twilio_auth_token or not hooks.public_base_url:
             return Response(status_code=404)
         try:
@@ -125,12 +129,31 @@ def create_app(db: Database, engine: Engine, hooks: Webhooks) -> Starlette:
             return Response(status_code=413)
         except UnicodeDecodeError:
             return Response(status_code=400)
-        if not signed_by_twilio(request, form):
-            return Response(status_code=403)
+        return form if signed_by_twilio(request, form) else Response(status_code=403)
+
+    async def whatsapp(request: Request) -> Response:
+        form = await signed_form(request)
+        if isinstance(form, Response):
+            return form
         inbound = whatsapp_inbound(form)
         if inbound is None:
             return Response(status_code=400)
         return await handle(inbound, Response(EMPTY_TWIML, media_type="text/xml"))
+
+    async def whatsapp_status(request: Request) -> Response:
+        """Twilio's delivery reports for the messages we sent: each moves its outbox row forward only."""
+        form = await signed_form(request)
+        if isinstance(form, Response):
+            return form
+        sid, status = form.get("MessageSid"), form.get("MessageStatus")
+        if not sid or not status:
+            return Response(status_code=400)
+        try:
+            async with db.transaction() as session:
+                await outbox.record_delivery(session, sid, status, form.get("ErrorCode"))
+        except (OperationalError, InterfaceError):
+            return Response(status_code=503)
+        return Response(status_code=204)
 
     def signed_by_twilio(request: Request, form: dict[str, str]) -> bool:
         """Twilio signs the public URL it called (behind a TLS proxy, not the one we see) and the form."""
@@ -156,6 +179,7 @@ def create_app(db: Database, engine: Engine, hooks: Webhooks) -> Starlette:
         routes=[
             Route("/telegram", telegram, methods=["POST"]),
             Route("/whatsapp", whatsapp, methods=["POST"]),
+            Route("/whatsapp/status", whatsapp_status, methods=["POST"]),
             Route("/healthz", healthz),
         ]
     )

@@ -126,3 +126,23 @@ async def last_used_identity(session: AsyncSession, person_id: int) -> Identity 
         .limit(1)
     )
     return (await session.execute(statement)).scalar_one_or_none()
+
+
+# WhatsApp delivery reports in the order they happen; a report never moves a row backwards.
+DELIVERY_RANK = {"accepted": 0, "queued": 0, "sending": 1, "sent": 2, "delivered": 3, "undelivered": 3, "failed": 3,
+                 "read": 4}
+
+
+async def record_delivery(session: AsyncSession, platform_message_id: str, status: str, error: str | None) -> bool:
+    """Apply a platform's delivery report to the row it sent; False when the report is unknown, old or
+    names no row of ours (a report for a message sent before its row was forgotten)."""
+    rank = DELIVERY_RANK.get(status)
+    if rank is None:
+        return False
+    statement = select(Outbox).where(Outbox.platform_message_id == platform_message_id).with_for_update()
+    row = (await session.execute(statement)).scalars().first()
+    if row is None or DELIVERY_RANK.get(row.delivery_status or "", -1) >= rank:
+        return False
+    row.delivery_status = status
+    row.delivery_error = (error or None) if status in ("undelivered", "failed") else None
+    return True

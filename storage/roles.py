@@ -73,3 +73,15 @@ async def hand_over(
     )
     await session.execute(delete(RoleRW).where(RoleRW.rw_id == rw_id, RoleRW.grant_id.in_(current)))
     await grant_role(session, to_person, COORDINATOR, now, strand=strand, rw_ids=[rw_id], granted_by=by)
+
+
+async def coordinators_of(session: AsyncSession, rw_id: int, strand: str) -> list[int]:
+    """The people coordinating the RW in a strand (not admins), oldest grant first."""
+    statement = (
+        select(RoleGrant.person_id)
+        .join(RoleRW, RoleRW.grant_id == RoleGrant.id)
+        .where(RoleGrant.role == COORDINATOR, RoleGrant.strand == strand, RoleGrant.revoked_at.is_(None),
+               RoleRW.rw_id == rw_id)
+        .order_by(RoleGrant.id)
+    )
+    return list(dict.fromkeys((await session.execute(statement)).scalars()))

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Iterator
 import httpx
 import pytest
 from pydantic import SecretStr
+from sqlalchemy import select
 from twilio.request_validator import RequestValidator
 
 from bot.app import App
@@ -23,7 +24,7 @@ from bot.messages import Kind, Reply
 from bot.sender import Sender
 from bot.settings import Settings
 from storage import outbox
-from storage.models import Identity, Person
+from storage.models import Identity, Outbox, Person
 from storage.outbox import Priority
 from storage.types import utcnow
 from tests.conftest import count
@@ -109,6 +110,43 @@ async def test_oversized_and_incomplete_forms_are_refused(whatsapp) -> None:  # 
     assert (await post(client, huge)).status_code == 413
     missing = {"Body": "halo"}
     assert (await post(client, missing)).status_code == 400
+
+
+async def report(client: httpx.AsyncClient, sid: str, status: str, error: str | None = None) -> httpx.Response:
+    params = {"MessageSid": sid, "MessageStatus": status, "AccountSid": SID, **({"ErrorCode": error} if error else {})}
+    return await client.post("/whatsapp/status", data=params, headers=signed(params, "/whatsapp/status"))
+
+
+async def delivery(app: App, sid: str) -> tuple[str | None, str | None]:
+    async with app.db.transaction() as session:
+        row = (await session.execute(select(Outbox).where(Outbox.platform_message_id == sid))).scalar_one()
+        return row.delivery_status, row.delivery_error
+
+
+async def test_delivery_reports_move_each_message_forward_and_never_back(whatsapp, twilio_api: FakeTwilioAPI) -> None:  # type: ignore[no-untyped-def]
+    client, app = whatsapp
+    number = "+6281234500009"
+    await post(client, form(number, "halo"))
+    await twilio_api.wait_for_async(lambda: len(twilio_api.sent_to(f"whatsapp:{number}")) == 2)
+    first, second = twilio_api.sent_to(f"whatsapp:{number}")
+    assert first.status_callback == PUBLIC + "/whatsapp/status"
+    for status in ("sent", "read", "delivered", "sent"):
+        assert (await report(client, first.sid, status)).status_code == 204
+    assert await delivery(app, first.sid) == ("read", None)
+    await report(client, second.sid, "undelivered", "63016")
+    await report(client, second.sid, "delivered")
+    assert await delivery(app, second.sid) == ("undelivered", "63016")
+    assert (await report(client, "SM" + "f" * 32, "delivered")).status_code == 204  # not ours: nothing to change
+
+
+async def test_unsigned_or_incomplete_delivery_reports_are_refused(whatsapp) -> None:  # type: ignore[no-untyped-def]
+    client, app = whatsapp
+    params = {"MessageSid": "SM" + "a" * 32, "MessageStatus": "delivered"}
+    assert (await client.post("/whatsapp/status", data=params)).status_code == 403
+    assert (await client.post("/whatsapp/status", data=params, headers=signed(params))).status_code == 403  # other URL
+    incomplete = {"MessageSid": "SM" + "a" * 32}
+    response = await client.post("/whatsapp/status", data=incomplete, headers=signed(incomplete, "/whatsapp/status"))
+    assert response.status_code == 400
 
 
 async def test_media_without_a_caption_gets_a_clear_answer_and_the_step_stays(whatsapp, twilio_api: FakeTwilioAPI) -> None:  # type: ignore[no-untyped-def]

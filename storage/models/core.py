@@ -101,7 +101,9 @@ class Outbox(Base):
     sent_at: Mapped[datetime | None]
     error: Mapped[str | None] = mapped_column(String(200))
     broadcast_id: Mapped[int | None] = mapped_column(ForeignKey("broadcast.id"), index=True)
-    platform_message_id: Mapped[str | None] = mapped_column(String(64))
+    platform_message_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    delivery_status: Mapped[str | None] = mapped_column(String(16))  # the platform's last report (WhatsApp)
+    delivery_error: Mapped[str | None] = mapped_column(String(16))  # its error code, when it failed
 
 
 class LimiterState(Base):

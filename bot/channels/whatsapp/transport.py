@@ -29,9 +29,10 @@ class WhatsAppTransport:
 
     channel = CHANNEL
 
-    def __init__(self, client: Client, sender: str) -> None:
+    def __init__(self, client: Client, sender: str, status_callback: str | None = None) -> None:
         self.client = client
         self.sender = sender
+        self.status_callback = status_callback  # where Twilio reports delivery (our /whatsapp/status)
 
     async def send(self, address: str, reply: Reply) -> str | None:
         sid = None
@@ -41,7 +42,9 @@ class WhatsAppTransport:
 
     def _create(self, address: str, body: str) -> str:
         try:
-            message = self.client.messages.create(from_=PREFIX + self.sender, to=PREFIX + address, body=body)
+            message = self.client.messages.create(
+                from_=PREFIX + self.sender, to=PREFIX + address, body=body, **self._callback()
+            )
         except TwilioRestException as exc:
             if exc.status == 429 or exc.code == TOO_MANY_REQUESTS:
                 raise Throttled(1.0) from exc
@@ -53,3 +56,6 @@ class WhatsAppTransport:
         except TwilioException as exc:
             raise Transient(type(exc).__name__) from exc
         return str(message.sid)
+
+    def _callback(self) -> dict[str, str]:
+        return {"status_callback": self.status_callback} if self.status_callback else {}

@@ -1,0 +1,1 @@
+"""Collaborator journeys: sign-up, browsing target RWs, pledging, and following one's pledges."""
