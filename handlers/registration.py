@@ -20,6 +20,9 @@ CONSENT_CHOICES = (("consent:yes", N_("register.agree")), ("consent:no", N_("reg
 RW_ERRORS = {"out_of_range": N_("register.rw_out_of_range")}
 RW_NOT_A_NUMBER = N_("register.rw_not_a_number")
 NAME_LETTERS = re.compile(r"[^\W\d_]", re.UNICODE)
+PLACE_INPUT = TEXT | {Kind.LOCATION}
+JAKARTA_REACH_KM = 5.0  # a shared point farther than this from every kelurahan centroid is outside Jakarta
+LOCATED_CHOICES = (("located:yes", N_("register.located_yes")), ("located:no", N_("register.located_no")))
 
 
 class State(StrEnum):
@@ -29,6 +32,7 @@ class State(StrEnum):
     KECAMATAN = "register.kecamatan"
     KELURAHAN = "register.kelurahan"
     PICK = "register.pick"
+    LOCATED = "register.located"
     RW = "register.rw"
 
 
@@ -89,7 +93,9 @@ async def ask_kota(ctx: Context) -> None:
 
 
 async def answer_kota(ctx: Context, message: Inbound) -> str | None:
-    """A kota leads to its kecamatan; a typed name searches every kelurahan."""
+    """A kota leads to its kecamatan; a typed name searches every kelurahan; a location proposes the nearest."""
+    if message.kind is Kind.LOCATION:
+        return await locate(ctx, message)
     if message.kind is Kind.CHOICE:
         ctx.data["kota"] = (message.choice or "").removeprefix("kota:")
         return State.KECAMATAN
@@ -102,6 +108,8 @@ async def ask_kecamatan(ctx: Context) -> None:
 
 
 async def answer_kecamatan(ctx: Context, message: Inbound) -> str | None:
+    if message.kind is Kind.LOCATION:
+        return await locate(ctx, message)
     if message.kind is Kind.CHOICE:
         ctx.data["kecamatan"] = (message.choice or "").removeprefix("kec:")
         return State.KELURAHAN
@@ -114,6 +122,8 @@ async def ask_kelurahan(ctx: Context) -> None:
 
 
 async def answer_kelurahan(ctx: Context, message: Inbound) -> str | None:
+    if message.kind is Kind.LOCATION:
+        return await locate(ctx, message)
     if message.kind is Kind.CHOICE:
         ctx.data["kelurahan"] = (message.choice or "").removeprefix("kel:")
         return State.RW
@@ -128,6 +138,32 @@ async def search(ctx: Context, text: str, kota_code: str | None) -> str | None:
         return None
     ctx.data["matches"] = [k.code for k in found]
     return State.PICK
+
+
+async def locate(ctx: Context, message: Inbound) -> str | None:
+    """The kelurahan nearest a shared location, to confirm; a point outside Jakarta is said so."""
+    if message.location is None:
+        ctx.say("input.unsupported")
+        return None
+    closest, distance = await places.nearest_kelurahan(ctx.session, message.location)
+    if distance > JAKARTA_REACH_KM:
+        ctx.say("register.outside_jakarta")
+        return None
+    ctx.data["kelurahan"] = closest.code
+    return State.LOCATED
+
+
+async def ask_located(ctx: Context) -> None:
+    kelurahan = await places.kelurahan(ctx.session, ctx.data["kelurahan"])
+    ctx.say("register.ask_located", place=place_label(kelurahan) if kelurahan else "", choices=LOCATED_CHOICES)
+
+
+async def answer_located(ctx: Context, message: Inbound) -> str:
+    """Yes goes on to the RW number; no goes back to choosing the kota."""
+    if message.choice == "located:yes":
+        return State.RW
+    ctx.data.pop("kelurahan", None)
+    return State.KOTA
 
 
 async def ask_pick(ctx: Context) -> None:
@@ -187,9 +223,10 @@ async def tell_savings_stay(ctx: Context) -> None:
 STEPS = {
     State.CONSENT: Step(ask_consent, answer_consent, N_("register.help_consent")),
     State.NAME: Step(ask_name, answer_name, N_("register.help_name"), accepts=TEXT),
-    State.KOTA: Step(ask_kota, answer_kota, N_("register.help_place"), accepts=TEXT),
-    State.KECAMATAN: Step(ask_kecamatan, answer_kecamatan, N_("register.help_place"), accepts=TEXT),
-    State.KELURAHAN: Step(ask_kelurahan, answer_kelurahan, N_("register.help_place"), accepts=TEXT),
+    State.KOTA: Step(ask_kota, answer_kota, N_("register.help_place"), accepts=PLACE_INPUT),
+    State.KECAMATAN: Step(ask_kecamatan, answer_kecamatan, N_("register.help_place"), accepts=PLACE_INPUT),
+    State.KELURAHAN: Step(ask_kelurahan, answer_kelurahan, N_("register.help_place"), accepts=PLACE_INPUT),
     State.PICK: Step(ask_pick, answer_pick, N_("register.help_place"), accepts=TEXT),
+    State.LOCATED: Step(ask_located, answer_located, N_("register.help_place")),
     State.RW: Step(ask_rw, answer_rw, N_("register.help_rw"), accepts=TEXT),
 }

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
@@ -70,3 +72,21 @@ async def rw(session: AsyncSession, rw_id: int) -> RW:
         .where(RW.id == rw_id)
     )
     return (await session.execute(statement)).scalar_one()
+
+
+EARTH_RADIUS_KM = 6371.0
+
+
+def distance_km(a: tuple[float, float], b: tuple[float, float]) -> float:
+    """Great-circle distance between two (lat, lon) points."""
+    lat1, lon1, lat2, lon2 = map(math.radians, (*a, *b))
+    h = math.sin((lat2 - lat1) / 2) ** 2 + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
+    return 2 * EARTH_RADIUS_KM * math.asin(math.sqrt(h))
+
+
+async def nearest_kelurahan(session: AsyncSession, point: tuple[float, float]) -> tuple[Kelurahan, float]:
+    """The kelurahan whose centroid is closest to the point, and how far that centroid is (km)."""
+    found = await all_kelurahan(session)
+    distances = [(distance_km(point, (k.lat, k.lon)), k) for k in found]
+    distance, closest = min(distances, key=lambda pair: pair[0])
+    return closest, distance
