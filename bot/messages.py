@@ -73,6 +73,7 @@ class Reply:
     document: Attachment | None = None
     forget: bool = False  # delete the outbox row once sent (the goodbye after an erasure)
     expires_at: datetime | None = None  # not worth sending after this (a reminder once weighing began)
+    locale: str | None = None  # the reader's language, for what a channel adds around the choices
 
     def to_body(self) -> dict[str, Any]:
         body: dict[str, Any] = {"text": self.text}
@@ -82,6 +83,8 @@ class Reply:
             body["expires_at"] = self.expires_at.isoformat()
         if self.choices:
             body["choices"] = [[c.key, c.label] for c in self.choices]
+        if self.locale:
+            body["locale"] = self.locale
         for name in ("image", "document"):
             item: Attachment | None = getattr(self, name)
             if item is not None:
@@ -101,4 +104,5 @@ class Reply:
             document=attachment("document"),
             forget=bool(body.get("forget")),
             expires_at=datetime.fromisoformat(body["expires_at"]) if body.get("expires_at") else None,
+            locale=body.get("locale"),
         )

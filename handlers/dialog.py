@@ -75,7 +75,8 @@ class Context:
     ) -> None:
         """Queue a message composed from translated parts, optionally with an image or a document."""
         offered = tuple(Choice(key, label if isinstance(label, Raw) else self.t(label)) for key, label in choices)
-        self.replies.append(Reply(text, choices=offered, image=image, document=document, forget=forget))
+        locale = self.person.locale if offered else None
+        self.replies.append(Reply(text, choices=offered, image=image, document=document, forget=forget, locale=locale))
         if offered:
             self.offered = [(c.key, c.label) for c in offered]
 

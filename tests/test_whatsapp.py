@@ -80,10 +80,12 @@ async def test_the_welcome_and_language_choice_work_by_number_on_whatsapp(whatsa
     await twilio_api.wait_for_async(lambda: len(twilio_api.sent_to(f"whatsapp:{number}")) == 2)
     welcome, ask = [m.body for m in twilio_api.sent_to(f"whatsapp:{number}")]
     assert welcome == translate("id", "start.welcome")
-    assert ask == translate("id", "language.ask") + "\n1. Bahasa Indonesia\n2. English"
+    assert ask == translate("id", "language.ask") + "\n\nBalas dengan angka:\n1. Bahasa Indonesia\n2. English"
     await post(client, form(number, "2"))
     await twilio_api.wait_for_async(lambda: len(twilio_api.sent_to(f"whatsapp:{number}")) == 4)
     assert twilio_api.sent_to(f"whatsapp:{number}")[2].body == translate("en", "language.set")
+    menu = twilio_api.sent_to(f"whatsapp:{number}")[3].body
+    assert menu.startswith(translate("en", "menu.ask") + "\n\nReply with a number:\n1. ")
 
 
 @pytest.mark.parametrize("headers", [{}, {"X-Twilio-Signature": "Zm9yZ2Vk"}])

@@ -12,15 +12,20 @@ from bot.channels.errors import Permanent, Throttled, Transient, Unreachable
 from bot.channels.text import split_text
 from bot.channels.whatsapp import CHANNEL, MAX_BODY
 from bot.channels.whatsapp.inbound import PREFIX
+from bot.i18n import translate
 from bot.messages import Reply
 
 TOO_MANY_REQUESTS = 20429
 OPTED_OUT = 21610
+DEFAULT_LOCALE = "id"
 
 
 def render(reply: Reply) -> str:
-    """The text with its choices as numbered lines, answerable by number or by label."""
-    lines = [reply.text, *(f"{number}. {choice.label}" for number, choice in enumerate(reply.choices, start=1))]
+    """The text with its choices as numbered lines under "Balas dengan angka:", answerable by number or by label."""
+    if not reply.choices:
+        return reply.text
+    header = translate(reply.locale or DEFAULT_LOCALE, "whatsapp.reply_with_number")
+    lines = [reply.text, "", header, *(f"{number}. {choice.label}" for number, choice in enumerate(reply.choices, 1))]
     return "\n".join(lines)
 
 
