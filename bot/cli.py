@@ -35,6 +35,14 @@ def main(argv: list[str] | None = None) -> int:
     deposits.add_argument("--scope", default="all", help="all, kota:NAME, kelurahan:NAME or rw:KELURAHAN:NUMBER")
     deposits.add_argument("--format", choices=["csv", "xlsx"], default="csv")
     deposits.add_argument("--output", help="file to write (default: setoran.<format>)")
+    pledge_export = export_parser.add_parser("pledges", help="pledges and gifts of savings, contacts masked")
+    pledge_export.add_argument("--out", help="file to write (default: ikrar.csv)")
+    catalog = commands.add_parser("catalog", help="the upgrading catalog").add_subparsers(dest="action", required=True)
+    catalog_import = catalog.add_parser("import", help="check a catalog CSV and report (dry run); --apply writes it")
+    catalog_import.add_argument("file", type=Path, metavar="FILE.csv")
+    catalog_import.add_argument("--apply", action="store_true", help="write the catalog, in one transaction")
+    catalog_import.add_argument("--sample", action="store_true",
+                                help="mark the RWs as sample data and their targets as assumptions")
     args = parser.parse_args(argv)
 
     try:
@@ -47,7 +55,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "admin":
         return asyncio.run(run_admin(settings, args))
     if args.command == "export":
-        return asyncio.run(run_export(settings, args))
+        return asyncio.run(run_export(settings, args) if args.what == "deposits" else run_pledge_export(settings, args))
+    if args.command == "catalog":
+        return asyncio.run(run_catalog_import(settings, args))
 
     chatting = args.command == "chat" or (args.command == "run" and settings.telegram_bot_token is None)
     logs.configure("WARNING" if chatting else settings.log_level)
@@ -102,6 +112,58 @@ async def run_export(settings: Settings, args: argparse.Namespace) -> int:
     path = Path(args.output or f"setoran.{args.format}")
     path.write_bytes(to_xlsx(rows) if args.format == "xlsx" else to_csv(rows))
     print(f"{len(rows)} rows written to {path}.")
+    return 0
+
+
+async def run_pledge_export(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.export import PLEDGE_COLUMNS, pledge_rows, to_csv
+
+    db = Database(settings.database_url)
+    try:
+        async with db.transaction() as session:
+            rows = await pledge_rows(session)
+    finally:
+        await db.dispose()
+    path = Path(args.out or "ikrar.csv")
+    path.write_bytes(to_csv(rows, PLEDGE_COLUMNS))
+    print(f"{len(rows)} rows written to {path}.")
+    return 0
+
+
+async def run_catalog_import(settings: Settings, args: argparse.Namespace) -> int:
+    """`ksbb catalog import FILE.csv [--apply]`: the report of what the file adds, changes and rejects;
+    with --apply and no rejected row, the write in one audited transaction. 1 when nothing could be written."""
+    from storage.audit import audit
+    from storage.catalog_import import CatalogError, apply, plan, read_file
+    from storage.types import utcnow
+
+    db = Database(settings.database_url)
+    try:
+        content = read_file(args.file)
+        async with db.transaction() as session:
+            planned = await session.run_sync(lambda sync: plan(sync.connection(), content, sample=args.sample))
+            print(planned.report())
+            if args.apply:
+                counts = {"added": len(planned.added), "changed": len(planned.changed),
+                          "rejected": len(planned.rejected)}
+                if planned.ok:
+                    await session.run_sync(lambda sync: apply(sync.connection(), planned))
+                await audit(session, None, "catalog_import", "applied" if planned.ok else "refused", utcnow(),
+                            target=args.file.name, **counts)
+    except CatalogError as exc:
+        print(f"{args.file}: {exc}\nNothing written.", file=sys.stderr)
+        return 1
+    finally:
+        await db.dispose()
+    if not planned.ok:
+        print(f"Nothing written: {len(planned.rejected)} rows rejected. Fix them and run the import again.")
+        return 1
+    if not planned.added and not planned.changed:
+        print("Nothing to change: the catalog already matches the file.")
+    elif not args.apply:
+        print("Dry run: nothing written. Run again with --apply to write these changes.")
+    else:
+        print(f"Applied in one transaction: {len(planned.added)} RWs added, {len(planned.changed)} changed.")
     return 0
 
 

@@ -10,6 +10,7 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
 from bot.i18n import LOCALE_DIR, LOCALES, CatalogMissing, translate, translations
+from storage.catalog_import import work_item_codes
 from storage.reference import rows
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -27,7 +28,11 @@ def catalog(locale: str):  # type: ignore[no-untyped-def]
         return read_po(handle, locale=locale)
 
 
-METHODS = [("**.py", "python"), ("**/seed/waste_categories.csv", "storage.reference:extract_category_names")]
+METHODS = [
+    ("**.py", "python"),
+    ("**/seed/waste_categories.csv", "storage.reference:extract_category_names"),
+    ("**/seed/upgrade_packages.csv", "storage.catalog_import:extract_work_items"),
+]
 
 
 def keys_in_code() -> set[str]:
@@ -80,3 +85,9 @@ def test_every_waste_category_and_group_has_a_name(locale: str) -> None:
     for row in rows("waste_categories.csv"):
         assert f"category.{row['code']}" in messages
         assert f"category_group.{row['group']}" in messages
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_every_work_item_of_the_package_types_has_a_name(locale: str) -> None:
+    messages = {m.id for m in catalog(locale) if m.id and m.string}
+    assert {f"work.{code}" for code in work_item_codes()} <= messages
