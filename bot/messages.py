@@ -64,6 +64,14 @@ class Attachment:
 
 
 @dataclass(frozen=True)
+class Template:
+    """An approved WhatsApp template (Twilio ContentSid) and its variables."""
+
+    sid: str
+    variables: dict[str, str]
+
+
+@dataclass(frozen=True)
 class Reply:
     """One outgoing message: text with optional choices, image or document."""
 
@@ -74,6 +82,8 @@ class Reply:
     forget: bool = False  # delete the outbox row once sent (the goodbye after an erasure)
     expires_at: datetime | None = None  # not worth sending after this (a reminder once weighing began)
     locale: str | None = None  # the reader's language, for what a channel adds around the choices
+    kind: str | None = None  # what the bot starts: broadcast | reminder | notification (None: a reply)
+    template: Template | None = None  # set at send time when WhatsApp's 24-hour window is closed
 
     def to_body(self) -> dict[str, Any]:
         body: dict[str, Any] = {"text": self.text}
@@ -85,6 +95,8 @@ class Reply:
             body["choices"] = [[c.key, c.label] for c in self.choices]
         if self.locale:
             body["locale"] = self.locale
+        if self.kind:
+            body["kind"] = self.kind
         for name in ("image", "document"):
             item: Attachment | None = getattr(self, name)
             if item is not None:
@@ -105,4 +117,5 @@ class Reply:
             forget=bool(body.get("forget")),
             expires_at=datetime.fromisoformat(body["expires_at"]) if body.get("expires_at") else None,
             locale=body.get("locale"),
+            kind=body.get("kind"),
         )

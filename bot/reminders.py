@@ -19,7 +19,7 @@ from bot.messages import Reply
 from bot.scheduler import Duty
 from storage import outbox, reminders, stats
 from storage.models import Person
-from storage.outbox import Priority
+from storage.outbox import REMINDER, Priority
 from storage.schedule import claim_occurrence
 
 JAKARTA = ZoneInfo("Asia/Jakarta")
@@ -123,7 +123,7 @@ async def send_once(
         return 0
     session.add(
         outbox.new_row(channel=identity.channel, address=identity.address,
-                       body=Reply(text, expires_at=expires).to_body(), priority=Priority.BULK, now=now,
+                       body=Reply(text, expires_at=expires, kind=REMINDER).to_body(), priority=Priority.BULK, now=now,
                        person_id=person.id)
     )
     return 1

@@ -5,23 +5,31 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from itertools import groupby
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy import update
 
-from bot.channels.errors import Permanent, Throttled, Unreachable
+from bot.channels.errors import OptedOut, OutsideWindow, Permanent, Throttled, Unreachable
 from bot.limiter import Limiter
 from bot.messages import Reply
 from storage import outbox
 from storage.db import Database
-from storage.models import Identity, Outbox
+from storage.models import Identity, Outbox, Person
 from storage.outbox import Priority
 from storage.types import utcnow
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Hold:
+    """A row a gate keeps from going now, with the row's new values (a status, a later time)."""
+
+    values: dict[str, Any]
 
 
 class Transport(Protocol):
@@ -30,6 +38,14 @@ class Transport(Protocol):
     channel: str
 
     async def send(self, address: str, reply: Reply) -> str | None: ...
+
+
+class Gate(Protocol):
+    """Decides at send time how a row may go on its platform (WhatsApp's 24-hour window): the reply
+    as it is or changed (a template), or a Hold with the row's new values. `closed`: the platform
+    just refused the reply because the window was closed."""
+
+    async def prepare(self, row: Outbox, reply: Reply, closed: bool = False) -> Reply | Hold: ...
 
 
 class Sender:
@@ -47,9 +63,11 @@ class Sender:
         max_attempts: int = 5,
         idle_seconds: float = 1.0,
         retry_base_seconds: float = 2.0,
+        gates: Mapping[str, Gate] | None = None,
     ) -> None:
         self.db = db
         self.transports = {transport.channel: transport for transport in transports}
+        self.gates = dict(gates or {})
         self.limiter = limiter
         self.owner = owner
         self.batch_size = batch_size
@@ -125,14 +143,16 @@ class Sender:
         if reply.expires_at is not None and reply.expires_at <= utcnow():
             await self._finish(row, status=outbox.EXPIRED)
             return None
-        await self.limiter.acquire(row.channel, row.address, Priority(row.priority))
         try:
-            platform_id = await self.transports[row.channel].send(row.address, reply)
+            reply, platform_id = await self._transmit(row, reply)
+        except Held as held:
+            await self._finish(row, **held.values)
         except Throttled as exc:
             await self._finish(row, not_before=utcnow() + timedelta(seconds=exc.retry_after))
             return exc.retry_after
-        except Unreachable:
-            await self._finish(row, status=outbox.UNREACHABLE, error="unreachable", unreachable=True)
+        except Unreachable as exc:
+            await self._finish(row, status=outbox.UNREACHABLE, error="unreachable", unreachable=True,
+                               opted_out=isinstance(exc, OptedOut))
         except Permanent as exc:
             await self._finish(row, status=outbox.FAILED, error=str(exc)[:200], attempts=row.attempts + 1)
         except Exception as exc:  # transient: network, 5xx, anything unexpected
@@ -149,11 +169,26 @@ class Sender:
             else:
                 await self._finish(
                     row, status=outbox.SENT, sent_at=utcnow(), attempts=row.attempts + 1,
-                    platform_message_id=platform_id,
+                    platform_message_id=platform_id, template_sid=reply.template.sid if reply.template else None,
                 )
         return None
 
-    async def _finish(self, row: Outbox, unreachable: bool = False, **values: object) -> None:
+    async def _transmit(self, row: Outbox, reply: Reply) -> tuple[Reply, str | None]:
+        """Through the row's gate (if its platform has one) and the limiter to the platform; a reply the
+        platform refuses for a closed window goes once more as the gate's template."""
+        gate = self.gates.get(row.channel)
+        reply = await _through(gate, row, reply)
+        await self.limiter.acquire(row.channel, row.address, Priority(row.priority))
+        try:
+            return reply, await self.transports[row.channel].send(row.address, reply)
+        except OutsideWindow:
+            if gate is None or reply.template is not None:
+                raise
+        reply = await _through(gate, row, reply, closed=True)
+        await self.limiter.acquire(row.channel, row.address, Priority(row.priority))
+        return reply, await self.transports[row.channel].send(row.address, reply)
+
+    async def _finish(self, row: Outbox, unreachable: bool = False, opted_out: bool = False, **values: object) -> None:
         async with self.db.transaction() as session:
             await outbox.finish(session, row.id, self.owner, **values)
             if unreachable:
@@ -161,6 +196,11 @@ class Sender:
                     update(Identity)
                     .where(Identity.channel == row.channel, Identity.address == row.address)
                     .values(unreachable_at=utcnow())
+                )
+            if opted_out and row.person_id is not None:
+                await session.execute(
+                    update(Person).where(Person.id == row.person_id, Person.opted_out_at.is_(None))
+                    .values(opted_out_at=utcnow())
                 )
 
     async def _postpone(self, rows: list[Outbox], retry_after: float) -> None:
@@ -176,6 +216,23 @@ class Sender:
                 async with self.db.transaction() as session:
                     until = utcnow() + timedelta(seconds=self.lease_seconds)
                     await outbox.renew(session, self.owner, list(pending), until)
+
+
+class Held(Exception):
+    """A gate held the row back."""
+
+    def __init__(self, values: dict[str, object]) -> None:
+        super().__init__("held")
+        self.values = values
+
+
+async def _through(gate: Gate | None, row: Outbox, reply: Reply, closed: bool = False) -> Reply:
+    if gate is None:
+        return reply
+    prepared = await gate.prepare(row, reply, closed)
+    if isinstance(prepared, Hold):
+        raise Held(prepared.values)
+    return prepared
 
 
 def _chat(row: Outbox) -> tuple[str, str]:

@@ -35,10 +35,16 @@ def match_choice(text: str, choices: Sequence[tuple[str, str]], cutoff: float = 
     containing = [key for label, key in labels.items() if len(answer) >= 3 and answer in label.split(" ")]
     if len(containing) == 1:
         return containing[0]
-    close = difflib.get_close_matches(answer, list(labels), n=2, cutoff=cutoff)
+    # A typo is forgiven in words, never in numbers: "RW 014" is not "RW 012".
+    same_numbers = [label for label in labels if _numbers(label) == _numbers(answer)]
+    close = difflib.get_close_matches(answer, same_numbers, n=2, cutoff=cutoff)
     if len(close) == 1 or (close and difflib.SequenceMatcher(None, answer, close[0]).ratio() >= 0.9):
         return labels[close[0]]
     return None
+
+
+def _numbers(text: str) -> list[int]:
+    return [int(number) for number in re.findall(r"\d+", text)]
 
 
 def search_names(text: str, items: Sequence[T], name: Callable[[T], str], limit: int = 8) -> list[T]:

@@ -45,6 +45,7 @@ NEEDS_APPROVAL = frozenset({KOTA, ALL})
 AWAITING, SCHEDULED, SENDING, DONE, CANCELLED = "awaiting", "scheduled", "sending", "done", "cancelled"
 OPTED_OUT = "opted_out"  # an outbox status: dropped because the person said BERHENTI before it went
 OCCURRENCE_KIND = "broadcast"
+WHATSAPP = "whatsapp"  # the channel where a closed 24-hour window needs a paid template
 APPROVED, REJECTED, OWN, GONE = "approved", "rejected", "own", "gone"  # outcomes of a decision
 
 
@@ -95,6 +96,28 @@ def _recipients(segment: dict[str, Any]) -> Select[Any]:
     return select(ranked.c.person_id, ranked.c.channel, ranked.c.address).where(ranked.c.rank == 1)
 
 
+@dataclass(frozen=True)
+class TemplateTerms:
+    """What reaching WhatsApp recipients outside the 24-hour window takes: whether broadcasts have an
+    approved template, and the estimated price of one template message (Rupiah)."""
+
+    template: bool = False
+    price: int = 0
+
+
+async def outside_window(session: AsyncSession, segment: dict[str, Any], now: datetime) -> int:
+    """How many recipients would get the broadcast on WhatsApp outside its 24-hour window."""
+    recipients = _recipients(segment).subquery()
+    statement = (
+        select(func.count())
+        .select_from(recipients)
+        .join(Identity, (Identity.person_id == recipients.c.person_id) & (Identity.address == recipients.c.address)
+              & (Identity.channel == recipients.c.channel))
+        .where(recipients.c.channel == WHATSAPP, Identity.last_inbound_at < now - outbox.WHATSAPP_WINDOW)
+    )
+    return int((await session.execute(statement)).scalar_one())
+
+
 async def count_recipients(session: AsyncSession, segment: dict[str, Any]) -> int:
     """How many people a broadcast to the segment would reach (one per person)."""
     statement = (
@@ -124,7 +147,7 @@ async def enqueue(session: AsyncSession, broadcast: Broadcast, now: datetime) ->
     (None when it was enqueued before); the number of rows."""
     if not await claim_occurrence(session, OCCURRENCE_KIND, str(broadcast.id), "send", now):
         return None
-    body = {"text": broadcast.text}
+    body = {"text": broadcast.text, "kind": outbox.BROADCAST}
     rows = _recipients(broadcast.segment).add_columns(
         literal(int(Priority.BULK)),
         literal(body, JSONType),
@@ -201,6 +224,7 @@ class Tally:
     unreachable: int = 0
     pending: int = 0
     opted_out: int = 0
+    needs_template: int = 0
 
     @property
     def done(self) -> int:
@@ -224,6 +248,7 @@ async def tally(session: AsyncSession, broadcast: Broadcast) -> Tally:
         failed=counts.get(outbox.FAILED, 0),
         unreachable=counts.get(outbox.UNREACHABLE, 0),
         pending=counts.get(outbox.PENDING, 0),
+        needs_template=counts.get(outbox.NEEDS_TEMPLATE, 0),
         opted_out=int((await session.execute(opted_out)).scalar_one()),
     )
 

@@ -22,6 +22,12 @@ class Priority(IntEnum):
 
 
 PENDING, SENT, FAILED, UNREACHABLE, EXPIRED = "pending", "sent", "failed", "unreachable", "expired"
+NEEDS_TEMPLATE = "needs_template"  # WhatsApp's 24-hour window was closed and no template is configured
+
+WHATSAPP_WINDOW = timedelta(hours=24)  # after this silence WhatsApp takes only approved templates
+
+# What the bot starts, as opposed to replies: each kind may have its own WhatsApp template.
+BROADCAST, REMINDER, NOTIFICATION = "broadcast", "reminder", "notification"
 
 
 def new_row(

@@ -16,6 +16,7 @@ from bot.engine import Engine
 from bot.i18n import translate
 from bot.messages import Reply
 from bot.scheduler import Scheduler
+from handlers import build_dialog
 from handlers.coordinator import broadcast_duty
 from handlers.coordinator.broadcast import CONFIRM_CHOICES, State
 from handlers.parsing import parse_schedule_time
@@ -126,7 +127,7 @@ async def test_a_coordinator_composes_previews_and_sends_to_each_resident_of_the
     async with db.transaction() as session:
         body = (await session.execute(select(Outbox.body).where(Outbox.broadcast_id == sent.id).limit(1))).scalar_one()
         entry = (await session.execute(select(AuditEntry).where(AuditEntry.action == "broadcast_rws"))).scalar_one()
-    assert body == {"text": TEXT}
+    assert body == {"text": TEXT, "kind": "broadcast"}
     assert (entry.outcome, entry.target) == ("sending", f"broadcast:{sent.id}")
 
 
@@ -408,7 +409,7 @@ async def test_the_author_hears_progress_and_one_final_tally(
     await tick(now)
     assert (await only_broadcast(db)).status == "done"
     assert (await notices(db, world.ids["admin1"]))[1:] == [
-        t("broadcast.tally", segment=segment, sent="2", failed="1", unreachable="1", opted_out="1")
+        t("broadcast.tally", segment=segment, sent="2", failed="1", unreachable="1", opted_out="1", needs_template="0")
     ]
 
 
@@ -457,3 +458,26 @@ async def test_mulai_resubscribes_only_someone_who_stopped_and_start_stays_the_w
 async def opted_out(db: Database, person_id: int) -> bool:
     async with db.transaction() as session:
         return (await session.execute(select(Person.opted_out_at).where(Person.id == person_id))).scalar_one() is not None
+
+
+@pytest.mark.parametrize("template", [True, False])
+async def test_the_preview_counts_whatsapp_recipients_outside_the_window_and_their_cost(
+    db: Database, world: World, template: bool
+) -> None:
+    """Ani last wrote on WhatsApp two days ago: the preview says she needs the paid template (or, with
+    none configured, will not get it)."""
+    now = utcnow()
+    async with db.transaction() as session:
+        session.add(Identity(person_id=world.ids["ani"], key="whatsapp:+6281200000001", channel="whatsapp",
+                             address="+6281200000001", created_at=now, last_inbound_at=now - timedelta(days=2)))
+        await session.execute(update(Identity).where(Identity.key == "local:ani")
+                              .values(last_inbound_at=now - timedelta(days=3)))
+    engine = Engine(db, build_dialog(timedelta(minutes=30), templates=broadcasts.TemplateTerms(template, 650)), "test",
+                    "id", 5.0)
+    chat = Direct(engine, db, "koord12")
+    await open_entry(chat, "coord.broadcast")
+    expected = t("broadcast.template_cost", count="1", cost="Rp650") if template else t("broadcast.no_template", count="1")
+    assert await chat.texts(TEXT) == [
+        t("broadcast.preview", segment="warga RW 012 Kebon Melati", count="2", text=TEXT), expected,
+        t("broadcast.ask_confirm"),
+    ]

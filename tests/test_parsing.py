@@ -308,3 +308,13 @@ def test_parsers_raise_only_parse_errors(text: str) -> None:
             parse(text)
         except ParseError as error:
             assert error.reason in REASONS
+
+
+def test_a_typed_choice_forgives_typos_in_words_but_never_in_numbers() -> None:
+    from handlers.matching import match_choice
+
+    choices = [("rw:12", "Kebon Melati RW 012"), ("rw:14", "Kebon Melati RW 014"), ("en", "English")]
+    assert match_choice("Englsh", choices) == "en"
+    assert match_choice("kebon mlati rw 012", choices) == "rw:12"
+    assert match_choice("Kebon Melati RW 016", choices) is None
+    assert match_choice("kebon melati rw 14", choices) == "rw:14"  # the same number, written shorter

@@ -212,3 +212,21 @@ def test_long_text_is_split_cleanly_under_whatsapps_limit() -> None:
     pieces = split_text(render(Reply(text)), MAX_BODY)
     assert len(pieces) == 3 and all(len(piece) <= MAX_BODY for piece in pieces)
     assert " ".join(pieces) == text
+
+
+async def test_a_retry_override_fragment_on_the_webhook_url_keeps_signatures_valid(settings: Settings, twilio_api: FakeTwilioAPI) -> None:
+    """With `…/whatsapp#rc=3&rp=all` configured in Twilio, a request signed over that URL (or the bare
+    one) is accepted; one signed with another token still is not."""
+    app = App(settings.model_copy(update={
+        "twilio_account_sid": SID, "twilio_auth_token": SecretStr(TOKEN), "twilio_whatsapp_from": OURS,
+        "twilio_api_base_url": twilio_api.base_url, "public_base_url": PUBLIC, "twilio_webhook_overrides": "rc=3&rp=all",
+    }))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app.web(None)), base_url="http://internal") as client:
+        with_fragment = form("+6281234500010", "halo")
+        signature = RequestValidator(TOKEN).compute_signature(PUBLIC + "/whatsapp#rc=3&rp=all", with_fragment)
+        assert (await post(client, with_fragment, {"X-Twilio-Signature": signature})).status_code == 200
+        assert (await post(client, form("+6281234500010", "halo lagi"))).status_code == 200
+        forged = form("+6281234500010", "palsu")
+        bad = RequestValidator("bukan-token-kami").compute_signature(PUBLIC + "/whatsapp#rc=3&rp=all", forged)
+        assert (await post(client, forged, {"X-Twilio-Signature": bad})).status_code == 403
+    await app.db.dispose()

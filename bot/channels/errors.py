@@ -19,8 +19,16 @@ class Unreachable(SendError):
     """The contact blocked the bot or stopped the chat; stop sending to this identity."""
 
 
+class OptedOut(Unreachable):
+    """The person opted out on the platform itself (WhatsApp's STOP)."""
+
+
 class Permanent(SendError):
     """The platform refused this message; sending it again will not help."""
+
+
+class OutsideWindow(Permanent):
+    """WhatsApp's 24-hour session window is closed: only an approved template may go."""
 
 
 class Transient(SendError):

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.formatting import datetime_short, number
+from bot.formatting import datetime_short, number, rupiah
 from bot.i18n import N_, translate
 from bot.messages import Inbound, Kind
 from handlers import registration
@@ -219,7 +219,21 @@ async def ask_confirm(ctx: Context) -> None:
     count = await broadcasts.count_recipients(ctx.session, segment)
     segment_text = await describe(ctx.session, segment, locale)
     ctx.say("broadcast.preview", segment=segment_text, count=number(count, locale), text=draft(ctx)["text"])
+    await say_template_cost(ctx, segment)
     ctx.say(ASK_CONFIRM[segment["kind"] in broadcasts.NEEDS_APPROVAL], choices=CONFIRM_CHOICES)
+
+
+async def say_template_cost(ctx: Context, segment: dict[str, Any]) -> None:
+    """How many WhatsApp recipients are outside the 24-hour window: they get the broadcast template at
+    an estimated cost, or, without one, not at all."""
+    closed = await broadcasts.outside_window(ctx.session, segment, ctx.now)
+    if not closed:
+        return
+    locale = ctx.person.locale
+    if ctx.templates.template:
+        ctx.say("broadcast.template_cost", count=number(closed, locale), cost=rupiah(closed * ctx.templates.price, locale))
+    else:
+        ctx.say("broadcast.no_template", count=number(closed, locale))
 
 
 async def answer_confirm(ctx: Context, message: Inbound) -> str:

@@ -41,7 +41,7 @@ async def report(session: AsyncSession, now: datetime, broadcast: Broadcast) -> 
         if await claim_occurrence(session, OCCURRENCE_KIND, target, "tally", now):
             await tell_creator(
                 session, now, broadcast, TALLY, sent=tally.sent, failed=tally.failed,
-                unreachable=tally.unreachable, opted_out=tally.opted_out,
+                unreachable=tally.unreachable, opted_out=tally.opted_out, needs_template=tally.needs_template,
             )
         return
     step = tally.done // PROGRESS_EVERY

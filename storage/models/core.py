@@ -104,6 +104,7 @@ class Outbox(Base):
     platform_message_id: Mapped[str | None] = mapped_column(String(64), index=True)
     delivery_status: Mapped[str | None] = mapped_column(String(16))  # the platform's last report (WhatsApp)
     delivery_error: Mapped[str | None] = mapped_column(String(16))  # its error code, when it failed
+    template_sid: Mapped[str | None] = mapped_column(String(40))  # sent as this WhatsApp template
 
 
 class LimiterState(Base):

@@ -4,11 +4,12 @@ errors mapped to the shared send errors."""
 from __future__ import annotations
 
 import asyncio
+import json
 
 from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.rest import Client
 
-from bot.channels.errors import Permanent, Throttled, Transient, Unreachable
+from bot.channels.errors import OptedOut, OutsideWindow, Permanent, Throttled, Transient
 from bot.channels.text import split_text
 from bot.channels.whatsapp import CHANNEL, MAX_BODY
 from bot.channels.whatsapp.inbound import PREFIX
@@ -17,6 +18,7 @@ from bot.messages import Reply
 
 TOO_MANY_REQUESTS = 20429
 OPTED_OUT = 21610
+OUTSIDE_WINDOW = 63016
 DEFAULT_LOCALE = "id"
 
 
@@ -40,21 +42,28 @@ class WhatsAppTransport:
         self.status_callback = status_callback  # where Twilio reports delivery (our /whatsapp/status)
 
     async def send(self, address: str, reply: Reply) -> str | None:
+        """Session text (split when long), or the template the sender chose for a closed window."""
+        if reply.template is not None:
+            variables = json.dumps(reply.template.variables, ensure_ascii=False)
+            return await asyncio.to_thread(self._create, address, content_sid=reply.template.sid,
+                                           content_variables=variables)
         sid = None
         for piece in split_text(render(reply), MAX_BODY):
-            sid = await asyncio.to_thread(self._create, address, piece)
+            sid = await asyncio.to_thread(self._create, address, body=piece)
         return sid
 
-    def _create(self, address: str, body: str) -> str:
+    def _create(self, address: str, **content: str) -> str:
         try:
             message = self.client.messages.create(
-                from_=PREFIX + self.sender, to=PREFIX + address, body=body, **self._callback()
+                from_=PREFIX + self.sender, to=PREFIX + address, **content, **self._callback()
             )
         except TwilioRestException as exc:
             if exc.status == 429 or exc.code == TOO_MANY_REQUESTS:
                 raise Throttled(1.0) from exc
             if exc.code == OPTED_OUT:
-                raise Unreachable(f"twilio {exc.code}") from exc
+                raise OptedOut(f"twilio {exc.code}") from exc
+            if exc.code == OUTSIDE_WINDOW:
+                raise OutsideWindow(f"twilio {exc.code}") from exc
             if exc.status >= 500:
                 raise Transient(f"twilio {exc.status}") from exc
             raise Permanent(f"twilio {exc.code or exc.status}") from exc
