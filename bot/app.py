@@ -17,10 +17,11 @@ from bot.engine import Engine
 from bot.limiter import make_limiter
 from bot.reminders import reminder_duties
 from bot.scheduler import Scheduler, retention_duties
-from bot.sender import Sender, Transport
+from bot.sender import Gate, Sender, Transport
 from bot.settings import Settings, SettingsError
 from handlers import build_dialog
 from handlers.coordinator.broadcast_duty import broadcast_duty
+from handlers.coordinator.pledge_duty import pledge_duty
 from storage.db import Database
 
 
@@ -39,7 +40,7 @@ class App:
         self.limiter = make_limiter(self.db, settings)
         self.engine = Engine(
             self.db,
-            build_dialog(timedelta(minutes=settings.idle_reset_minutes), settings.pledge_terms),
+            build_dialog(timedelta(minutes=settings.idle_reset_minutes), settings.pledge_terms, settings.template_terms),
             owner=self.owner,
             default_locale=settings.default_locale,
             lease_seconds=settings.sender_lease_seconds,
@@ -56,11 +57,21 @@ class App:
             lease_seconds=s.sender_lease_seconds,
             max_attempts=s.sender_max_attempts,
             idle_seconds=s.sender_idle_seconds,
+            gates=self.gates(),
         )
+
+    def gates(self) -> dict[str, Gate]:
+        """WhatsApp's 24-hour window, checked at send time with the configured templates."""
+        from bot.channels.whatsapp import CHANNEL
+        from bot.channels.whatsapp.window import Window
+
+        s = self.settings
+        return {CHANNEL: Window(self.db, s.whatsapp_templates, s.whatsapp_daily_cap)}
 
     def scheduler(self) -> Scheduler:
         retention = timedelta(hours=self.settings.retention_hours)
-        return Scheduler(self.db, [*retention_duties(retention), *reminder_duties(), broadcast_duty])
+        return Scheduler(self.db, [*retention_duties(retention), *reminder_duties(), broadcast_duty,
+                                  pledge_duty(self.settings.pledge_terms)])
 
     def telegram(self):  # type: ignore[no-untyped-def]
         """The Bot API client, or None without a token."""
@@ -129,6 +140,7 @@ class App:
             telegram_secret=s.webhook_secret.get_secret_value() if s.webhook_secret else None,
             twilio_auth_token=s.twilio_auth_token.get_secret_value() if s.twilio_auth_token else None,
             public_base_url=s.public_base_url,
+            twilio_overrides=s.twilio_webhook_overrides,
         )
         return create_app(self.db, self.engine, hooks)
 

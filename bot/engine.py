@@ -82,6 +82,7 @@ class Engine:
             ctx = Context(
                 session, identity.person, identity, now, copy.deepcopy(conversation.data),
                 roles=await roles_of(session, identity.person_id), terms=self.dialog.terms,
+                templates=self.dialog.templates,
             )
             await self.dialog.turn(ctx, conversation, message)
             person_id = None if ctx.erased else identity.person_id

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from storage.broadcasts import TemplateTerms
 from storage.pledges import Terms
 
 
@@ -32,6 +33,14 @@ class Settings(BaseSettings):
     twilio_whatsapp_from: str | None = None  # our WhatsApp sender number, e.g. +6281100000000
     twilio_api_base_url: str | None = None  # a local fake in tests, or a proxy
     twilio_mps: int = Field(80, ge=1)  # Twilio's messages per second per sender
+    # Approved WhatsApp templates (Twilio ContentSid) for messages the bot starts outside the 24-hour
+    # window, by kind: {"broadcast": "HX…", "reminder": "HX…", "notification": "HX…"} (JSON in the env).
+    whatsapp_templates: dict[str, str] = {}
+    # Twilio connection overrides appended to our webhook URLs (`…/whatsapp#rc=3&rp=all`), so Twilio
+    # retries an inbound message we answered 5xx; signatures are accepted with or without them.
+    twilio_webhook_overrides: str | None = None
+    whatsapp_template_price: int = Field(500, ge=0)  # Rupiah per template message, for previews (an estimate)
+    whatsapp_daily_cap: int = Field(1000, ge=1)  # business-initiated conversations per 24 hours
     default_locale: Literal["id", "en"] = "id"
     timezone: str = "Asia/Jakarta"
 
@@ -79,6 +88,10 @@ class Settings(BaseSettings):
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @property
+    def template_terms(self) -> TemplateTerms:
+        return TemplateTerms("broadcast" in self.whatsapp_templates, self.whatsapp_template_price)
 
     @property
     def pledge_terms(self) -> Terms:

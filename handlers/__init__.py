@@ -10,14 +10,22 @@ from handlers import (
     profile,
     registration,
     report,
+    sedekah,
     withdraw,
 )
+from handlers.collaborator import browse as collaborator_browse
+from handlers.collaborator import mine as my_pledges
+from handlers.collaborator import pledge as collaborator_pledge
+from handlers.collaborator import signup as collaborator_signup
 from handlers.coordinator import banks as coordinator_banks
 from handlers.coordinator import broadcast, invite, invite_make, prices, stats, verify, weighin
 from handlers.coordinator import menu as coordinator_menu
+from handlers.coordinator import pledges as coordinator_pledges
+from handlers.coordinator import progress as coordinator_progress
 from handlers.coordinator import schedule as coordinator_schedule
 from handlers.coordinator import withdrawals as coordinator_withdrawals
 from handlers.dialog import Dialog, Step
+from storage.broadcasts import TemplateTerms
 from storage.pledges import Terms
 
 STEPS: dict[str, Step] = {
@@ -32,21 +40,28 @@ STEPS: dict[str, Step] = {
     **broadcast.STEPS,
     **stats.STEPS,
     **withdraw.STEPS,
+    **sedekah.STEPS,
     **coordinator_withdrawals.STEPS,
     **coordinator_banks.STEPS,
     **prices.STEPS,
     **coordinator_schedule.STEPS,
     **weighin.STEPS,
     **verify.STEPS,
+    **coordinator_pledges.STEPS,
+    **coordinator_progress.STEPS,
+    **collaborator_signup.STEPS,
+    **my_pledges.STEPS,
+    **collaborator_browse.STEPS,
+    **collaborator_pledge.STEPS,
 }
 
 
-def build_dialog(idle_after: timedelta, terms: Terms | None = None) -> Dialog:
+def build_dialog(idle_after: timedelta, terms: Terms | None = None, templates: TemplateTerms | None = None) -> Dialog:
     """The dialog over every flow; BANTUAN also names the resident's coordinator when known."""
     return Dialog(
         STEPS,
         idle_after=idle_after,
-        start_handlers={"inv": invite.start_redeeming},
+        start_handlers={"inv": invite.start_redeeming, "kolab": collaborator_signup.start_from_link},
         commands={
             "kode": invite.start_redeeming,
             "code": invite.start_redeeming,
@@ -57,4 +72,5 @@ def build_dialog(idle_after: timedelta, terms: Terms | None = None) -> Dialog:
         },
         help_footer=info.contact_line,
         terms=terms,
+        templates=templates,
     )

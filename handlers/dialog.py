@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.i18n import N_, translate
 from bot.messages import Attachment, Choice, Inbound, Kind, Reply
 from handlers.matching import match_choice
+from storage.broadcasts import TemplateTerms
 from storage.models import Conversation, Identity, Person
 from storage.pledges import Terms
 
@@ -55,6 +56,7 @@ class Context:
     erased: bool = False
     roles: frozenset[str] = frozenset()
     terms: Terms = field(default_factory=Terms)  # the pledge rules in force
+    templates: TemplateTerms = field(default_factory=TemplateTerms)  # WhatsApp outside its 24-hour window
 
     def t(self, key: str, **values: object) -> str:
         """A message in the person's language."""
@@ -125,9 +127,11 @@ class Dialog:
         commands: Mapping[str, StartHandler] | None = None,
         help_footer: HelpFooter | None = None,
         terms: Terms | None = None,
+        templates: TemplateTerms | None = None,
     ) -> None:
         self.steps = steps
         self.terms = terms or Terms()
+        self.templates = templates or TemplateTerms()
         self.idle_after = idle_after
         self.start_handlers = start_handlers or {}
         self.commands = commands or {}

@@ -8,7 +8,9 @@ from enum import StrEnum
 
 from bot.i18n import N_
 from bot.messages import Inbound
-from handlers import profile, registration, report, withdraw
+from handlers import profile, registration, report, sedekah, withdraw
+from handlers.collaborator import browse as collaborator_browse
+from handlers.collaborator import mine as my_pledges
 from handlers.coordinator import menu as coordinator_menu
 from handlers.dialog import LANGUAGE, MENU, Context, Step
 from handlers.info import show_info
@@ -80,8 +82,11 @@ ENTRIES = (
     Entry("menu:report", N_("menu.report"), _report),
     Entry("menu:savings", N_("menu.savings"), _savings, resident),
     Entry("menu:withdraw", N_("menu.withdraw"), withdraw.begin, withdraw.has_account),
+    Entry("menu:sedekah", N_("menu.sedekah"), sedekah.begin, sedekah.can_give),
     Entry("menu:info", N_("menu.info"), _info, resident),
-    Entry("menu:profile", N_("menu.profile"), _profile, resident),
+    Entry("menu:upgrading", N_("menu.upgrading"), collaborator_browse.begin),
+    Entry("menu:my_pledges", N_("menu.my_pledges"), my_pledges.begin, my_pledges.has_pledges),
+    Entry("menu:profile", N_("menu.profile"), _profile, profile.has_profile),
     Entry("menu:coordinate", N_("menu.coordinate"), _coordinate, staff),
     Entry("menu:language", N_("menu.language"), _language, newcomer),
     Entry("menu:help", N_("menu.help"), _help),

@@ -11,7 +11,7 @@ from bot.messages import Reply
 from handlers.dialog import Context
 from storage import outbox
 from storage.models import Person
-from storage.outbox import Priority
+from storage.outbox import NOTIFICATION, Priority
 
 
 async def notify(ctx: Context, person: Person, key: str, priority: Priority = Priority.NOTIFY, **values: object) -> bool:
@@ -25,6 +25,15 @@ async def notify_person(
     **values: object,
 ) -> bool:
     """`notify` outside a conversation (a scheduled duty)."""
+    return await send_to(session, now, person, Reply(translate(person.locale, key, **values), kind=NOTIFICATION),
+                         priority)
+
+
+async def send_to(
+    session: AsyncSession, now: datetime, person: Person, reply: Reply, priority: Priority = Priority.NOTIFY
+) -> bool:
+    """Queue a composed reply (text in the person's language, maybe with a document or image) on the
+    channel they used last; False when they have no reachable channel."""
     identity = await outbox.last_used_identity(session, person.id)
     if identity is None:
         return False
@@ -32,7 +41,7 @@ async def notify_person(
         outbox.new_row(
             channel=identity.channel,
             address=identity.address,
-            body=Reply(translate(person.locale, key, **values)).to_body(),
+            body=reply.to_body(),
             priority=priority,
             now=now,
             person_id=person.id,

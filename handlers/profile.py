@@ -8,6 +8,7 @@ from bot.formatting import rupiah
 from bot.i18n import N_
 from bot.messages import Inbound
 from handlers import registration
+from handlers.collaborator.signup import is_collaborator
 from handlers.dialog import LANGUAGE, MENU, Context, Step
 from storage import banks, places
 from storage.erasure import erase_person
@@ -29,8 +30,16 @@ REMINDERS_CHANGED = {True: N_("profile.reminders_now_on"), False: N_("profile.re
 ERASE_CHOICES = (("erase:yes", N_("profile.erase_yes")), ("erase:no", N_("profile.erase_no")))
 
 
+async def has_profile(ctx: Context) -> bool:
+    """Residents and collaborators: people who gave the bot personal data (and may erase it)."""
+    return registration.is_resident(ctx.person) or await is_collaborator(ctx)
+
+
 async def ask_profile(ctx: Context) -> None:
-    """Shows who and where the person is, and what they can change."""
+    """Shows who and where the person is, and what they can change (RW and reminders: residents only)."""
+    resident = registration.is_resident(ctx.person)
+    choices = [CHOICES[0], *([CHOICES[1], ("profile:reminders", REMINDERS[ctx.person.reminders])] if resident else []),
+               *CHOICES[2:]]
     rw = await places.rw(ctx.session, ctx.person.rw_id) if ctx.person.rw_id else None
     ctx.say(
         "profile.ask",
@@ -38,7 +47,7 @@ async def ask_profile(ctx: Context) -> None:
         rw=f"{rw.number:03d}" if rw else "-",
         kelurahan=rw.kelurahan.name if rw else "-",
         language=ctx.t(f"language.name.{ctx.person.locale}"),
-        choices=[*CHOICES[:2], ("profile:reminders", REMINDERS[ctx.person.reminders]), *CHOICES[2:]],
+        choices=choices,
     )
 
 

@@ -9,8 +9,9 @@ from storage.models import Person, WasteReport
 
 
 async def erase_person(session: AsyncSession, person_id: int) -> None:
-    """Delete the person with their identities, conversation, inbound records and outbox rows (by
-    cascade); their reports lose photo and owner, their accounts their owner, so totals and the
-    ledger stay whole and anonymous."""
+    """Delete the person with their identities, conversation, inbound records, outbox rows and
+    collaborator profile (by cascade); their reports lose photo and owner, their accounts, pledges,
+    gifts and pledge events their owner, so totals, the ledger and what offers hold stay whole and
+    anonymous."""
     await session.execute(update(WasteReport).where(WasteReport.person_id == person_id).values(photo=None))
     await session.execute(delete(Person).where(Person.id == person_id))

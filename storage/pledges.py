@@ -365,3 +365,34 @@ async def supporters(session: AsyncSession, rw_id: int, now: datetime) -> list[S
 def reference(found: Pledge) -> str:
     """The reference number on letters and messages: KSBB-<year>-<id>."""
     return f"KSBB-{found.created_at:%Y}-{found.id:06d}"
+
+
+async def under_way(session: AsyncSession, rw_ids: Sequence[int] | None = None) -> list[Pledge]:
+    """Collaborators' pledges confirmed and not yet completed (confirmed, funds received, works in
+    progress), the longest unchanged first: what coordinators move along."""
+    where = [Pledge.source == PLEDGE, Pledge.status.in_((CONFIRMED, RECEIVED, IN_PROGRESS))]
+    if rw_ids is not None:
+        where.append(Offer.rw_id.in_(list(rw_ids)))
+    statement = (
+        select(Pledge).join(Offer, Offer.id == Pledge.offer_id).where(*where)
+        .order_by(Pledge.updated_at, Pledge.id).options(selectinload(Pledge.offer).selectinload(Offer.package))
+    )
+    return list((await session.execute(statement)).scalars())
+
+
+async def has_pledges(session: AsyncSession, person_id: int) -> bool:
+    """Whether the person has any pledge or gift of savings, whatever its status."""
+    statement = select(Pledge.id).where(Pledge.person_id == person_id).limit(1)
+    return (await session.execute(statement)).first() is not None
+
+
+async def pledged_rws(session: AsyncSession, rw_ids: Sequence[int] | None = None) -> list[int]:
+    """The RWs (of those given; None: all) that someone would hear news of: as `pledgers`."""
+    statement = (
+        select(Offer.rw_id).distinct().join(Pledge, Pledge.offer_id == Offer.id)
+        .where(Pledge.source == PLEDGE, Pledge.person_id.is_not(None), Pledge.status.in_((PLEDGED, *LIVE)))
+        .order_by(Offer.rw_id)
+    )
+    if rw_ids is not None:
+        statement = statement.where(Offer.rw_id.in_(list(rw_ids)))
+    return [int(rw_id) for rw_id in (await session.execute(statement)).scalars()]

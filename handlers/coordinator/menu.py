@@ -14,7 +14,9 @@ from handlers.coordinator import (
     banks,
     broadcast,
     invite_make,
+    pledges,
     prices,
+    progress,
     schedule,
     stats,
     verify,
@@ -48,6 +50,8 @@ ENTRIES: tuple[Entry, ...] = (
     Entry("coord:schedule", N_("coord.schedule"), "set_schedule", schedule.start),
     Entry("coord:broadcast", N_("coord.broadcast"), "broadcast_rws", broadcast.begin),
     Entry("coord:approve", N_("coord.approve_broadcast"), "approve_broadcast", broadcast.open_approvals),
+    Entry("coord:pledges", N_("coord.pledges"), "upgrading_offers", pledges.open_list),
+    Entry("coord:progress", N_("coord.progress"), "upgrading_offers", progress.begin),
     Entry("coord:invite", N_("coord.invite"), "invite", invite_make.start),
 )
 BACK = ("coord:back", N_("coord.back"))
