@@ -35,8 +35,12 @@ def match_choice(text: str, choices: Sequence[tuple[str, str]], cutoff: float = 
     containing = [key for label, key in labels.items() if len(answer) >= 3 and answer in label.split(" ")]
     if len(containing) == 1:
         return containing[0]
-    # A typo is forgiven in words, never in numbers: "RW 014" is not "RW 012".
-    same_numbers = [label for label in labels if _numbers(label) == _numbers(answer)]
+    leading = [key for label, key in labels.items() if label.split(" ")[0] == answer]  # "ya" for "Ya, kirim ikrar"
+    if len(leading) == 1:
+        return leading[0]
+    # A typo is forgiven in words, never in numbers: "RW 014" is not "RW 012" (no number typed: words decide).
+    typed = _numbers(answer)
+    same_numbers = [label for label in labels if not typed or _numbers(label) == typed]
     close = difflib.get_close_matches(answer, same_numbers, n=2, cutoff=cutoff)
     if len(close) == 1 or (close and difflib.SequenceMatcher(None, answer, close[0]).ratio() >= 0.9):
         return labels[close[0]]

@@ -318,3 +318,6 @@ def test_a_typed_choice_forgives_typos_in_words_but_never_in_numbers() -> None:
     assert match_choice("kebon mlati rw 012", choices) == "rw:12"
     assert match_choice("Kebon Melati RW 016", choices) is None
     assert match_choice("kebon melati rw 14", choices) == "rw:14"  # the same number, written shorter
+    assert match_choice("Jakarta Pusat", [("kota:31.71", "Jakarta Pusat (34 RW)"), ("menu", "Menu utama")]) == "kota:31.71"
+    assert match_choice("ya", [("yes", "Ya, kirim ikrar"), ("no", "Tidak jadi")]) == "yes"
+    assert match_choice("ya", [("a", "Ya, untuk RW saya"), ("b", "Ya, RW lain")]) is None  # two start so: unclear
