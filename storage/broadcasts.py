@@ -26,20 +26,26 @@ from storage import outbox
 from storage.models import (
     RW,
     Broadcast,
+    Collaborator,
     Identity,
     Kecamatan,
     Kelurahan,
+    Offer,
     Outbox,
     Person,
+    Pledge,
     RoleGrant,
 )
 from storage.models.roles import ADMIN
 from storage.outbox import Priority
+from storage.pledges import LIVE, PLEDGED
+from storage.pledges import PLEDGE as PLEDGE_SOURCE
 from storage.schedule import claim_occurrence
 from storage.types import JSONType, UTCDateTime
 
 MAX_TEXT = 4000
-RWS, KELURAHAN, KOTA, ALL = "rws", "kelurahan", "kota", "all"
+RWS, KELURAHAN, KOTA, ALL = "rws", "kelurahan", "kota", "all"  # residents
+PLEDGERS, COLLABORATORS = "pledgers", "collaborators"  # collaborators who pledged to some RWs, or all of them
 NEEDS_APPROVAL = frozenset({KOTA, ALL})
 # Broadcast statuses (at most 16 characters).
 AWAITING, SCHEDULED, SENDING, DONE, CANCELLED = "awaiting", "scheduled", "sending", "done", "cancelled"
@@ -61,6 +67,14 @@ def segment_all() -> dict[str, Any]:
     return {"kind": ALL}
 
 
+def segment_pledgers(rw_ids: Sequence[int]) -> dict[str, Any]:
+    return {"kind": PLEDGERS, "rws": sorted(set(rw_ids))}
+
+
+def segment_collaborators() -> dict[str, Any]:
+    return {"kind": COLLABORATORS}
+
+
 def _in_segment(segment: dict[str, Any]) -> ColumnElement[bool]:
     kind = segment["kind"]
     if kind == RWS:
@@ -73,13 +87,24 @@ def _in_segment(segment: dict[str, Any]) -> ColumnElement[bool]:
     return Person.rw_id.is_not(None)
 
 
-def _residents(segment: dict[str, Any]) -> ColumnElement[bool]:
-    """Registered residents (consented, named, placed in an RW) of the segment."""
+def _members(segment: dict[str, Any]) -> ColumnElement[bool]:
+    """Who the segment names: registered residents (consented, named, placed in an RW) of some places,
+    or consenting collaborators (all, or those with a live pledge or hold on some RWs)."""
+    kind = segment["kind"]
+    if kind == COLLABORATORS:
+        return and_(Person.consent_at.is_not(None), Person.id.in_(select(Collaborator.person_id)))
+    if kind == PLEDGERS:
+        pledged = (
+            select(Pledge.person_id).join(Offer, Offer.id == Pledge.offer_id)
+            .where(Offer.rw_id.in_(segment["rws"]), Pledge.source == PLEDGE_SOURCE,
+                   Pledge.status.in_((PLEDGED, *LIVE)))
+        )
+        return and_(Person.consent_at.is_not(None), Person.id.in_(pledged))
     return and_(Person.consent_at.is_not(None), Person.name.is_not(None), _in_segment(segment))
 
 
 def _reachable(segment: dict[str, Any]) -> ColumnElement[bool]:
-    return and_(_residents(segment), Person.opted_out_at.is_(None), Identity.unreachable_at.is_(None))
+    return and_(_members(segment), Person.opted_out_at.is_(None), Identity.unreachable_at.is_(None))
 
 
 def _recipients(segment: dict[str, Any]) -> Select[Any]:
@@ -240,7 +265,7 @@ async def tally(session: AsyncSession, broadcast: Broadcast) -> Tally:
         Outbox.broadcast_id == broadcast.id, Outbox.person_id == Person.id, Outbox.status == outbox.SENT
     )
     opted_out = select(func.count(Person.id)).where(
-        _residents(broadcast.segment), Person.opted_out_at.is_not(None), ~received
+        _members(broadcast.segment), Person.opted_out_at.is_not(None), ~received
     )
     return Tally(
         total=sum(counts.values()),

@@ -20,10 +20,10 @@ from handlers import build_dialog
 from handlers.coordinator import broadcast_duty
 from handlers.coordinator.broadcast import CONFIRM_CHOICES, State
 from handlers.parsing import parse_schedule_time
-from storage import broadcasts
+from storage import broadcasts, pledges
 from storage.db import Database
-from storage.models import AuditEntry, Broadcast, Conversation, Identity, Outbox, Person
-from storage.models.roles import ADMIN, COORDINATOR, WASTE
+from storage.models import RW, AuditEntry, Broadcast, Collaborator, Conversation, Identity, Offer, Outbox, Person
+from storage.models.roles import ADMIN, COORDINATOR, UPGRADING, WASTE
 from storage.people import identify
 from storage.places import get_or_create_rw
 from storage.roles import grant_role
@@ -32,6 +32,7 @@ from tests.conftest import count
 from tests.support import Direct
 
 KEBON_MELATI, GELORA, TEBET_TIMUR = "31.71.07.1005", "31.71.07.1001", "31.74.01.1001"
+KARET_TENGSIN, BUNGUR = "31.71.07.1003", "31.71.04.1006"
 JAKARTA_PUSAT = "31.71"
 TEXT = "Kerja bakti hari Minggu pukul 07.00 di balai warga. Bawa karung untuk sampah terpilah & sarung tangan."
 
@@ -481,3 +482,54 @@ async def test_the_preview_counts_whatsapp_recipients_outside_the_window_and_the
         t("broadcast.preview", segment="warga RW 012 Kebon Melati", count="2", text=TEXT), expected,
         t("broadcast.ask_confirm"),
     ]
+
+
+async def _collaborator(db: Database, name: str) -> int:
+    """A consenting collaborator (no resident data) known as local:<name>."""
+    now = utcnow()
+    async with db.transaction() as session:
+        person = (await identify(session, f"local:{name}", "local", name, "id", now - timedelta(hours=1))).person
+        person.locale_chosen, person.consent_at, person.consent_version = True, now, "2026-11"
+        session.add(Collaborator(person_id=person.id, type="company", organisation=name.upper(), contact_name=name,
+                                 phone="+6281200000000", public=True, created_at=now))
+        return person.id
+
+
+async def _offers_of(db: Database, kelurahan_code: str, number: int) -> dict[str, int]:
+    async with db.transaction() as session:
+        statement = select(Offer.package_code, Offer.id).join(RW, RW.id == Offer.rw_id).where(
+            RW.kelurahan_code == kelurahan_code, RW.number == number)
+        return dict((await session.execute(statement)).all())
+
+
+async def test_collaborators_of_an_rw_and_all_collaborators_are_segments(db: Database, engine: Engine) -> None:
+    """An upgrading coordinator of Karet Tengsin RW 005 reaches the collaborators who pledged there
+    (not one whose pledge was cancelled, nor one who pledged elsewhere); an admin reaches them all."""
+    karet, bungur = await _offers_of(db, KARET_TENGSIN, 5), await _offers_of(db, BUNGUR, 6)
+    names = ("pta", "ptb", "ptc")
+    ids = {name: await _collaborator(db, name) for name in names}
+    coordinator, admin = await _person(db, "koordup"), await _person(db, "admin1")
+    now = utcnow()
+    async with db.transaction() as session:
+        terms = pledges.Terms()
+        await pledges.pledge(session, ids["pta"], karet["bersama"], 5_000_000, now, hold=terms.hold, min_share=1)
+        cancelled = await pledges.pledge(session, ids["ptb"], karet["bersama"], 5_000_000, now, hold=terms.hold,
+                                         min_share=1)
+        await pledges.move(session, cancelled.id, pledges.CANCELLED, ids["ptb"], now)
+        await pledges.pledge(session, ids["ptc"], bungur["bersama"], 5_000_000, now, hold=terms.hold, min_share=1)
+        rw_id = (await session.get(Offer, karet["bersama"])).rw_id
+        await grant_role(session, coordinator, COORDINATOR, now, strand=UPGRADING, rw_ids=[rw_id])
+        await grant_role(session, admin, ADMIN, now)
+    chat = Direct(engine, db, "koordup")
+    await open_entry(chat, "coord.broadcast")
+    assert await chat.texts(TEXT) == [
+        t("broadcast.preview", segment="kolaborator RW 005 Karet Tengsin", count="1", text=TEXT),
+        t("broadcast.ask_confirm"),
+    ]
+    await chat.texts("Kirim sekarang")
+    assert [person for person, _, _ in await rows(db)] == [ids["pta"]]
+    admin_chat = Direct(engine, db, "admin1")
+    await open_entry(admin_chat, "coord.broadcast")
+    await admin_chat.send("Kabar untuk semua kolaborator")
+    [preview, _] = await admin_chat.texts(t("broadcast.segment_collaborators"))
+    assert preview == t("broadcast.preview", segment="semua kolaborator", count="3", text="Kabar untuk semua kolaborator")

@@ -33,6 +33,8 @@ ACTIONS: dict[str, Rule] = {
     "waste_stats": Rule(STAFF, WASTE),
     "export_deposits": Rule(STAFF, WASTE),
     "broadcast_rws": Rule(STAFF, WASTE),
+    "broadcast_pledgers": Rule(STAFF, UPGRADING),
+    "broadcast_collaborators": Rule(ADMINS),
     "upgrading_offers": Rule(STAFF, UPGRADING),
     "broadcast_kelurahan": Rule(ADMINS),
     "broadcast_kota": Rule(ADMINS),

@@ -26,28 +26,33 @@ from storage.broadcasts import (
     ALL,
     APPROVED,
     AWAITING,
+    COLLABORATORS,
     GONE,
     KELURAHAN,
     KOTA,
     MAX_TEXT,
     OWN,
+    PLEDGERS,
     RWS,
 )
 from storage.models import Broadcast, Person
-from storage.models.roles import ADMIN, COORDINATOR, WASTE
+from storage.models.roles import ADMIN, COORDINATOR, UPGRADING, WASTE
 from storage.roles import scope
 
-ACTIONS = {RWS: "broadcast_rws", KELURAHAN: "broadcast_kelurahan", KOTA: "broadcast_kota", ALL: "broadcast_all"}
+ACTIONS = {RWS: "broadcast_rws", KELURAHAN: "broadcast_kelurahan", KOTA: "broadcast_kota", ALL: "broadcast_all",
+           PLEDGERS: "broadcast_pledgers", COLLABORATORS: "broadcast_collaborators"}
 APPROVE = "approve_broadcast"
 SHOWN = 10
 LISTED_RWS = 3
 TYPED_MAX = 100_000  # longer than any platform allows; the text step says what the limit is
 
 SEGMENT_RWS = ("seg:rws", N_("broadcast.segment_rws"))
+SEGMENT_PLEDGERS = ("seg:pledgers", N_("broadcast.segment_pledgers"))
 SEGMENTS_ADMIN = (
     ("seg:kelurahan", N_("broadcast.segment_kelurahan")),
     ("seg:kota", N_("broadcast.segment_kota")),
     ("seg:all", N_("broadcast.segment_all")),
+    ("seg:collaborators", N_("broadcast.segment_collaborators")),
 )
 CONFIRM_CHOICES = (
     ("bc:now", N_("broadcast.send_now")),
@@ -81,16 +86,18 @@ def draft(ctx: Context) -> dict[str, Any]:
     return ctx.data.setdefault("broadcast", {})
 
 
-async def my_rws(ctx: Context) -> list[int]:
-    """The RWs this person coordinates in the waste strand."""
+async def my_rws(ctx: Context, strand: str = WASTE) -> list[int]:
+    """The RWs this person coordinates in a strand."""
     if COORDINATOR not in ctx.roles:
         return []
-    return sorted(await scope(ctx.session, ctx.person.id, WASTE) or ())
+    return sorted(await scope(ctx.session, ctx.person.id, strand) or ())
 
 
 async def segment_choices(ctx: Context) -> list[tuple[str, str]]:
-    """The segments this person may reach: their RWs; a kelurahan, a kota or everyone for admins."""
+    """The segments this person may reach: the residents of their waste RWs, the collaborators of
+    their upgrading RWs; a kelurahan, a kota, all residents or all collaborators for admins."""
     choices = [SEGMENT_RWS] if await my_rws(ctx) else []
+    choices += [SEGMENT_PLEDGERS] if await my_rws(ctx, UPGRADING) else []
     return choices + list(SEGMENTS_ADMIN) if ADMIN in ctx.roles else choices
 
 
@@ -101,12 +108,19 @@ async def permit_segment(ctx: Context, segment: dict[str, Any]) -> bool:
 async def describe(session: AsyncSession, segment: dict[str, Any], locale: str) -> str:
     """`warga RW 012 Kebon Melati`, `warga Kelurahan Kebon Melati`, `warga Jakarta Pusat`, `semua warga`."""
     kind = segment["kind"]
-    if kind == RWS:
+    if kind in (RWS, PLEDGERS):
         shown = [await places.rw(session, rw_id) for rw_id in segment["rws"][:LISTED_RWS]]
         names = ", ".join(f"RW {rw.number:03d} {rw.kelurahan.name}" for rw in shown)
-        if len(segment["rws"]) > LISTED_RWS:
-            return translate(locale, "broadcast.to_rws_more", rws=names, more=len(segment["rws"]) - LISTED_RWS)
+        more = len(segment["rws"]) - LISTED_RWS
+        if kind == PLEDGERS and more > 0:
+            return translate(locale, "broadcast.to_pledgers_more", rws=names, more=more)
+        if kind == PLEDGERS:
+            return translate(locale, "broadcast.to_pledgers", rws=names)
+        if more > 0:
+            return translate(locale, "broadcast.to_rws_more", rws=names, more=more)
         return translate(locale, "broadcast.to_rws", rws=names)
+    if kind == COLLABORATORS:
+        return translate(locale, "broadcast.to_collaborators")
     if kind == KELURAHAN:
         kelurahan = await places.kelurahan(session, segment["code"])
         return translate(locale, "broadcast.to_kelurahan", name=kelurahan.name if kelurahan else segment["code"])
@@ -157,6 +171,10 @@ async def choose_segment(ctx: Context, choice: str) -> str:
     """The RWs and everyone go to the preview; a kelurahan or a kota is asked for first."""
     if choice == SEGMENT_RWS[0]:
         return await preview(ctx, broadcasts.segment_rws(await my_rws(ctx)))
+    if choice == SEGMENT_PLEDGERS[0]:
+        return await preview(ctx, broadcasts.segment_pledgers(await my_rws(ctx, UPGRADING)))
+    if choice == "seg:collaborators":
+        return await preview(ctx, broadcasts.segment_collaborators())
     if choice == "seg:kelurahan":
         return State.KELURAHAN
     if choice == "seg:kota":
