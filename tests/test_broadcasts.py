@@ -285,7 +285,8 @@ async def test_who_may_broadcast_to_which_segment_is_checked_on_the_server(
     ("who", "offered"),
     [
         ("koord12", None),  # only their RWs: straight from the text to the preview
-        ("admin1", ["broadcast.segment_kelurahan", "broadcast.segment_kota", "broadcast.segment_all"]),
+        ("admin1", ["broadcast.segment_kelurahan", "broadcast.segment_kota", "broadcast.segment_all",
+                    "broadcast.segment_collaborators"]),
     ],
 )
 async def test_each_role_is_offered_only_its_segments(
