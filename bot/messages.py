@@ -57,6 +57,11 @@ class Choice:
     label: str
 
 
+# A choice that asks for the person's own number: on Telegram a button that shares their contact card (the
+# answer is a CONTACT message); elsewhere an ordinary choice.
+CONTACT_REQUEST = "contact:request"
+
+
 @dataclass(frozen=True)
 class Attachment:
     filename: str
@@ -84,6 +89,8 @@ class Reply:
     locale: str | None = None  # the reader's language, for what a channel adds around the choices
     kind: str | None = None  # what the bot starts: broadcast | reminder | notification (None: a reply)
     template: Template | None = None  # set at send time when WhatsApp's 24-hour window is closed
+    photo_ref: str | None = None  # a photo the platform already holds, `<channel>:<file id or media URL>`
+    row_id: int | None = None  # the outbox row it is sent from (set by the sender, never stored)
 
     def to_body(self) -> dict[str, Any]:
         body: dict[str, Any] = {"text": self.text}
@@ -97,6 +104,8 @@ class Reply:
             body["locale"] = self.locale
         if self.kind:
             body["kind"] = self.kind
+        if self.photo_ref:
+            body["photo_ref"] = self.photo_ref
         for name in ("image", "document"):
             item: Attachment | None = getattr(self, name)
             if item is not None:
@@ -118,4 +127,11 @@ class Reply:
             expires_at=datetime.fromisoformat(body["expires_at"]) if body.get("expires_at") else None,
             locale=body.get("locale"),
             kind=body.get("kind"),
+            photo_ref=body.get("photo_ref"),
         )
+
+    def held_photo(self, channel: str) -> str | None:
+        """The platform reference of `photo_ref` when it belongs to this channel (another platform's
+        file cannot be sent here)."""
+        prefix = f"{channel}:"
+        return self.photo_ref.removeprefix(prefix) if self.photo_ref and self.photo_ref.startswith(prefix) else None

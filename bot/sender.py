@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from itertools import groupby
 from typing import Any, Protocol
@@ -139,7 +139,7 @@ class Sender:
 
     async def _send_one(self, row: Outbox) -> float | None:
         """Send a row and record the outcome; returns the wait when the platform throttled us."""
-        reply = Reply.from_body(row.body)
+        reply = replace(Reply.from_body(row.body), row_id=row.id)
         if reply.expires_at is not None and reply.expires_at <= utcnow():
             await self._finish(row, status=outbox.EXPIRED)
             return None

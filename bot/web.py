@@ -10,6 +10,7 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+import mimetypes
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
@@ -26,13 +27,15 @@ from telegram import Bot, Update
 from twilio.request_validator import RequestValidator
 
 from bot.channels.telegram.inbound import to_inbound as telegram_inbound
+from bot.channels.whatsapp import media
 from bot.channels.whatsapp.inbound import to_inbound as whatsapp_inbound
 from bot.engine import DatabaseUnavailable, Engine
-from bot.messages import Inbound
+from bot.messages import Inbound, Reply
 from bot.scheduler import HEARTBEAT
 from bot.sender import Sender
 from storage import outbox
 from storage.db import Database
+from storage.models import Outbox
 from storage.schedule import last_beat
 from storage.types import utcnow
 
@@ -167,6 +170,24 @@ def create_app(db: Database, engine: Engine, hooks: Webhooks) -> Starlette:
         validator = RequestValidator(hooks.twilio_auth_token)
         return bool(signature) and any(validator.validate(candidate, form, signature) for candidate in urls)
 
+    async def whatsapp_media(request: Request) -> Response:
+        """An outbox row's document or image for Twilio to fetch, only with the URL's signature."""
+        row_id, filename = int(request.path_params["row"]), request.path_params["filename"]
+        if not hooks.twilio_auth_token or not media.valid(hooks.twilio_auth_token, row_id, filename,
+                                                          request.query_params.get("sig", "")):
+            return Response(status_code=403)
+        try:
+            async with db.transaction() as session:
+                row = await session.get(Outbox, row_id)
+                reply = Reply.from_body(row.body) if row is not None else None
+        except (OperationalError, InterfaceError):
+            return Response(status_code=503)
+        attachment = (reply.document or reply.image) if reply is not None else None
+        if attachment is None or attachment.filename != filename:
+            return Response(status_code=404)
+        kind = mimetypes.guess_type(filename)[0] or "application/octet-stream"
+        return Response(attachment.content, media_type=kind)
+
     async def healthz(request: Request) -> Response:
         """Database reachable and scheduler heartbeat fresh; no personal data."""
         try:
@@ -184,6 +205,7 @@ def create_app(db: Database, engine: Engine, hooks: Webhooks) -> Starlette:
             Route("/telegram", telegram, methods=["POST"]),
             Route("/whatsapp", whatsapp, methods=["POST"]),
             Route("/whatsapp/status", whatsapp_status, methods=["POST"]),
+            Route(media.PATH + "/{row:int}/{filename}", whatsapp_media, methods=["GET"]),
             Route("/healthz", healthz),
         ]
     )

@@ -11,6 +11,7 @@ from bot.messages import Inbound
 from handlers import profile, registration, report, sedekah, withdraw
 from handlers.collaborator import browse as collaborator_browse
 from handlers.collaborator import mine as my_pledges
+from handlers.collaborator.signup import is_collaborator
 from handlers.coordinator import menu as coordinator_menu
 from handlers.dialog import LANGUAGE, MENU, Context, Step
 from handlers.info import show_info
@@ -31,6 +32,12 @@ class Entry:
 
 async def resident(ctx: Context) -> bool:
     return registration.is_resident(ctx.person)
+
+
+async def may_report(ctx: Context) -> bool:
+    """Residents, and newcomers (reporting starts their registration); not a collaborator who is not
+    a resident, for whom it would only be noise."""
+    return registration.is_resident(ctx.person) or not await is_collaborator(ctx)
 
 
 async def newcomer(ctx: Context) -> bool:
@@ -79,7 +86,7 @@ async def _help(ctx: Context) -> str:
 
 ENTRIES = (
     Entry("menu:register", N_("menu.register"), _register, newcomer),
-    Entry("menu:report", N_("menu.report"), _report),
+    Entry("menu:report", N_("menu.report"), _report, may_report),
     Entry("menu:savings", N_("menu.savings"), _savings, resident),
     Entry("menu:withdraw", N_("menu.withdraw"), withdraw.begin, withdraw.has_account),
     Entry("menu:sedekah", N_("menu.sedekah"), sedekah.begin, sedekah.can_give),

@@ -200,7 +200,7 @@ async def test_an_rw_shows_its_place_offers_progress_and_supporters(db: Database
     assert "Kebutuhan utama: belum ada data" in text
     assert f"{UTAMA}\nTarget: Rp1.500.000.000\nPekerjaan: Jalan lingkungan, Drainase" in text
     assert f"{BERSAMA}\nTarget: Rp150.000.000" in text
-    assert text.count("Catatan: nilai target adalah asumsi.") == 3
+    assert text.count(t("browse.offer_assumed")) == 1
     assert "Terkumpul: Rp35.010.000\n▓▓░░░░░░░░ 23%" in text
     assert "Pendukung:\n• PT Maju Jaya – Rp25.000.000\n• Anonim – Rp10.000.000\n" \
            "• Warga RW 012 (sedekah sampah) – Rp10.000" in text

@@ -20,7 +20,7 @@ from bot.channels.whatsapp.inbound import to_inbound
 from bot.channels.whatsapp.transport import WhatsAppTransport, render
 from bot.i18n import translate
 from bot.limiter import MemoryLimiter
-from bot.messages import Kind, Reply
+from bot.messages import Attachment, Kind, Reply
 from bot.sender import Sender
 from bot.settings import Settings
 from storage import outbox
@@ -230,3 +230,30 @@ async def test_a_retry_override_fragment_on_the_webhook_url_keeps_signatures_val
         bad = RequestValidator("bukan-token-kami").compute_signature(PUBLIC + "/whatsapp#rc=3&rp=all", forged)
         assert (await post(client, forged, {"X-Twilio-Signature": bad})).status_code == 403
     await app.db.dispose()
+
+
+async def test_a_photo_held_by_twilio_goes_as_media_and_another_platforms_photo_as_text(twilio_api: FakeTwilioAPI) -> None:
+    transport = WhatsAppTransport(make_client(SID, TOKEN, twilio_api.base_url), OURS)
+    media = "https://api.twilio.com/2010-04-01/Accounts/AC/Messages/MM1/Media/ME1"
+    await transport.send("+6281234500011", Reply("Gapura sudah berdiri.", photo_ref=f"whatsapp:{media}"))
+    await transport.send("+6281234500011", Reply("Mural selesai.", photo_ref="telegram:AgACAgIAAxkBAAI"))
+    with_photo, text_only = twilio_api.sent_to("whatsapp:+6281234500011")
+    assert (with_photo.body, with_photo.media_url) == ("Gapura sudah berdiri.", media)
+    assert (text_only.body, text_only.media_url) == ("Mural selesai.", None)
+
+
+async def test_a_document_goes_as_a_signed_media_url_that_only_twilio_can_fetch(whatsapp, twilio_api: FakeTwilioAPI) -> None:  # type: ignore[no-untyped-def]
+    client, app = whatsapp
+    number, pdf = "+6281234500012", b"%PDF-1.4 surat komitmen"
+    async with app.db.transaction() as session:
+        session.add(Identity(key=f"whatsapp:{number}", channel="whatsapp", address=number, person=Person(locale="id")))
+        session.add(outbox.new_row(channel="whatsapp", address=number, priority=Priority.NOTIFY, now=utcnow(),
+                                   body=Reply("Surat komitmen terlampir.", document=Attachment("KSBB-1.pdf", pdf)).to_body()))
+    await app.sender([app.whatsapp()]).drain_once()
+    [sent] = twilio_api.sent_to(f"whatsapp:{number}")
+    assert sent.body == "Surat komitmen terlampir." and sent.media_url.startswith(PUBLIC + "/whatsapp/media/")
+    path = sent.media_url.removeprefix(PUBLIC)
+    fetched = await client.get(path)
+    assert (fetched.status_code, fetched.content, fetched.headers["content-type"]) == (200, pdf, "application/pdf")
+    assert (await client.get(path.replace("sig=", "sig=0"))).status_code == 403
+    assert (await client.get(path.replace("KSBB-1.pdf", "lain.pdf"))).status_code == 403

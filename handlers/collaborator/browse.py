@@ -221,14 +221,12 @@ async def answer_list(ctx: Context, message: Inbound) -> str | None:
 
 
 def offer_text(ctx: Context, state: OfferState) -> str:
-    """Package, target (an assumption when so marked), work items, status, and progress when shared."""
+    """Package, target, work items, status, and progress when shared."""
     locale = ctx.person.locale
     offer = state.offer
     parts = [ctx.t("browse.offer", package=offer.package.name, target=rupiah(offer.target, locale),
                    works=work_names(ctx, list(offer.package.work_items.get("items", []))),
                    status=ctx.t(OFFER_STATUS[state.closed]))]
-    if offer.assumed:
-        parts.append(ctx.t("browse.offer_assumed"))
     if offer.package.shared:
         parts.append(ctx.t("browse.offer_progress", pledged=rupiah(state.pledged, locale),
                            bar=progress_bar(Fraction(state.pledged, offer.target) if offer.target else 0)))
@@ -279,6 +277,8 @@ async def ask_rw(ctx: Context) -> None:
         ctx.say("browse.rw_gone", choices=back)
         return
     offers = "\n\n".join(offer_text(ctx, state) for state in detail.states)
+    if any(state.offer.assumed for state in detail.states):
+        offers += "\n\n" + ctx.t("browse.offer_assumed")
     ctx.say_text("\n\n".join((about(ctx, detail), offers, await supporter_lines(ctx, detail.supporters, detail))))
     pledgeable = [(f"pledge:{s.offer.id}", Raw(ctx.t("browse.pledge_to", package=s.offer.package.name)))
                   for s in detail.states if s.open]

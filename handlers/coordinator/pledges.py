@@ -192,7 +192,7 @@ async def ask_detail(ctx: Context) -> None:
         type=ctx.t(TYPES.get(collaborator.type, TYPES[INDIVIDUAL])) if collaborator else "-",
         contact=collaborator.contact_name if collaborator else "-",
         status=ctx.t(f"pledge.status.{item.status}"),
-        created=datetime_short(item.created_at, locale), hours=hours(ctx.now - item.created_at),
+        created=datetime_short(item.created_at, locale),
         **found.values(locale),
     )]
     own = await scope(ctx.session, ctx.person.id, UPGRADING)

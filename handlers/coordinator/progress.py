@@ -96,7 +96,7 @@ async def ask_photo(ctx: Context) -> None:
 
 
 async def answer_photo(ctx: Context, message: Inbound) -> str:
-    draft(ctx)["photo"] = message.photo if message.kind is Kind.PHOTO else None
+    draft(ctx)["photo"] = f"{message.channel}:{message.photo}" if message.kind is Kind.PHOTO and message.photo else None
     return State.CONFIRM
 
 
@@ -131,7 +131,8 @@ async def answer_confirm(ctx: Context, message: Inbound) -> str:
 
 async def send_update(ctx: Context, update: ProgressUpdate) -> int:
     """One bulk message per pledger who has not opted out, in their language; how many were queued.
-    The photo stays with the update: it is a platform file reference, not bytes an outbox row can carry."""
+    The photo goes as the platform's own file reference, so it reaches pledgers on the channel it was
+    sent from (others get the text)."""
     rw = await places.rw(ctx.session, update.rw_id)
     reached = 0
     for person_id in await pledges.pledgers(ctx.session, update.rw_id):
@@ -139,7 +140,8 @@ async def send_update(ctx: Context, update: ProgressUpdate) -> int:
         if person is None or person.opted_out_at is not None:
             continue
         text = translate(person.locale, NOTICE, rw=f"{rw.number:03d}", kelurahan=rw.kelurahan.name, text=update.text)
-        reached += await send_to(ctx.session, ctx.now, person, Reply(text, kind=BROADCAST), Priority.BULK)
+        reply = Reply(text, kind=BROADCAST, photo_ref=update.photo)
+        reached += await send_to(ctx.session, ctx.now, person, reply, Priority.BULK)
     return reached
 
 

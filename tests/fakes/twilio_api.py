@@ -84,6 +84,7 @@ class SentMessage:
     content_sid: str | None
     content_variables: JSON | None
     status_callback: str | None = None
+    media_url: str | None = None
     time: float = field(default_factory=_monotonic)  # time.monotonic() when answered
     wall: float = field(default_factory=_wall_clock)
     status: int = 201
@@ -253,7 +254,7 @@ class FakeTwilioAPI(Waiting):
         if self.latency:
             await asyncio.sleep(self.latency)
         message = SentMessage(params.get("To"), params.get("From"), params.get("Body"),
-                              params.get("ContentSid"), None, params.get("StatusCallback"))
+                              params.get("ContentSid"), None, params.get("StatusCallback"), params.get("MediaUrl"))
         try:
             self._authenticate(request)
             with self._lock:

@@ -6,22 +6,36 @@ import html
 import warnings
 from datetime import timedelta
 
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputFile, LinkPreviewOptions
+from telegram import (
+    Bot,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InputFile,
+    KeyboardButton,
+    LinkPreviewOptions,
+    ReplyKeyboardMarkup,
+)
 from telegram.constants import MessageLimit, ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 
 from bot.channels.errors import Permanent, Throttled, Transient, Unreachable
 from bot.channels.telegram import CHANNEL
 from bot.channels.text import split_text
-from bot.messages import Reply
+from bot.messages import CONTACT_REQUEST, Reply
 
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 
 
-def keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
-    """One button per row, so long Indonesian labels stay readable on small phones."""
+def keyboard(reply: Reply) -> InlineKeyboardMarkup | ReplyKeyboardMarkup | None:
+    """One button per row, so long Indonesian labels stay readable on small phones. A reply that asks for the
+    person's own number gets a one-time keyboard instead: its contact button shares their contact card, the
+    other buttons send their label, which the dialog reads as the choice."""
     if not reply.choices:
         return None
+    if any(c.key == CONTACT_REQUEST for c in reply.choices):
+        rows = [[KeyboardButton(c.label, request_contact=True if c.key == CONTACT_REQUEST else None)]
+                for c in reply.choices]
+        return ReplyKeyboardMarkup(rows, one_time_keyboard=True, resize_keyboard=True)
     return InlineKeyboardMarkup([[InlineKeyboardButton(c.label, callback_data=c.key)] for c in reply.choices])
 
 
@@ -63,6 +77,12 @@ class TelegramTransport:
                 sent = await self.bot.send_photo(
                     chat_id, upload, caption=caption, parse_mode=ParseMode.HTML, reply_markup=markup
                 )
+            return str(sent.message_id)
+        held = reply.held_photo(CHANNEL)
+        if held is not None:
+            caption = html.escape(reply.text[: MessageLimit.CAPTION_LENGTH]) or None
+            sent = await self.bot.send_photo(chat_id, held, caption=caption, parse_mode=ParseMode.HTML,
+                                             reply_markup=markup)
             return str(sent.message_id)
         pieces = split_text(reply.text, MessageLimit.MAX_TEXT_LENGTH)
         for number, piece in enumerate(pieces, start=1):

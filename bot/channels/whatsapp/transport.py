@@ -13,6 +13,7 @@ from bot.channels.errors import OptedOut, OutsideWindow, Permanent, Throttled, T
 from bot.channels.text import split_text
 from bot.channels.whatsapp import CHANNEL, MAX_BODY
 from bot.channels.whatsapp.inbound import PREFIX
+from bot.channels.whatsapp.media import media_url
 from bot.i18n import translate
 from bot.messages import Reply
 
@@ -36,10 +37,15 @@ class WhatsAppTransport:
 
     channel = CHANNEL
 
-    def __init__(self, client: Client, sender: str, status_callback: str | None = None) -> None:
+    def __init__(
+        self, client: Client, sender: str, status_callback: str | None = None, public_base_url: str | None = None,
+        media_key: str | None = None,
+    ) -> None:
         self.client = client
         self.sender = sender
         self.status_callback = status_callback  # where Twilio reports delivery (our /whatsapp/status)
+        self.public_base_url = public_base_url  # where Twilio fetches our attachments (the web process)
+        self.media_key = media_key  # signs attachment URLs
 
     async def send(self, address: str, reply: Reply) -> str | None:
         """Session text (split when long), or the template the sender chose for a closed window."""
@@ -47,12 +53,15 @@ class WhatsAppTransport:
             variables = json.dumps(reply.template.variables, ensure_ascii=False)
             return await asyncio.to_thread(self._create, address, content_sid=reply.template.sid,
                                            content_variables=variables)
+        media = reply.held_photo(CHANNEL) or self._attachment_url(reply)
+        if media is not None and len(render(reply)) <= MAX_BODY:
+            return await asyncio.to_thread(self._create, address, body=render(reply), media_url=[media])
         sid = None
         for piece in split_text(render(reply), MAX_BODY):
             sid = await asyncio.to_thread(self._create, address, body=piece)
         return sid
 
-    def _create(self, address: str, **content: str) -> str:
+    def _create(self, address: str, **content: str | list[str]) -> str:
         try:
             message = self.client.messages.create(
                 from_=PREFIX + self.sender, to=PREFIX + address, **content, **self._callback()
@@ -70,6 +79,13 @@ class WhatsAppTransport:
         except TwilioException as exc:
             raise Transient(type(exc).__name__) from exc
         return str(message.sid)
+
+    def _attachment_url(self, reply: Reply) -> str | None:
+        """Where Twilio can fetch the reply's document or image (None: no attachment, or no public URL)."""
+        attachment = reply.document or reply.image
+        if attachment is None or reply.row_id is None or not (self.public_base_url and self.media_key):
+            return None
+        return media_url(self.public_base_url, self.media_key, reply.row_id, attachment.filename)
 
     def _callback(self) -> dict[str, str]:
         return {"status_callback": self.status_callback} if self.status_callback else {}

@@ -128,6 +128,17 @@ async def test_files_arrive_as_uploads_with_their_name(
         assert "caption" not in call.params
 
 
+async def test_a_photo_telegram_holds_is_sent_by_its_file_id_and_another_platforms_as_text(
+    transport: TelegramTransport, fake: FakeBotAPI
+) -> None:
+    await transport.send(str(CHAT), Reply("Gapura sudah berdiri.", photo_ref="telegram:AgACAgIAAxkBAAIgapura"))
+    await transport.send(str(CHAT), Reply("Mural selesai.", photo_ref="whatsapp:https://api.twilio.com/Media/ME1"))
+    photo, text = fake.sent_to(CHAT)
+    assert (photo.method, photo.params["photo"], photo.params["caption"]) == (
+        "sendPhoto", "AgACAgIAAxkBAAIgapura", "Gapura sudah berdiri.")
+    assert (text.method, text.params["text"]) == ("sendMessage", "Mural selesai.")
+
+
 async def test_file_caption_is_cut_to_telegrams_limit(transport: TelegramTransport, fake: FakeBotAPI) -> None:
     await transport.send(str(CHAT), Reply("Rekap " * 400, document=Attachment("rekap.pdf", PDF)))
     [call] = fake.sent_to(CHAT)
