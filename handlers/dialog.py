@@ -14,6 +14,7 @@ from bot.i18n import N_, translate
 from bot.messages import Attachment, Choice, Inbound, Kind, Reply
 from handlers.matching import match_choice
 from storage.broadcasts import TemplateTerms
+from storage.conversations import lock_conversation
 from storage.models import Conversation, Identity, Person
 from storage.pledges import Terms
 
@@ -145,6 +146,8 @@ class Dialog:
         next_state = await self._dispatch(ctx, state, conversation.updated_at, offered, message)
         if ctx.erased:
             return  # the person and their conversation are gone
+        if ctx.person.id != conversation.person_id:  # joined into an older person (storage/joining.py)
+            conversation = await lock_conversation(ctx.session, ctx.person.id, ctx.now)
         if next_state is not None:
             state = next_state
             ctx.offered = None

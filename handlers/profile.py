@@ -1,4 +1,5 @@
-"""Profile: language, change RW, weighing reminders on or off, and erasing one's data."""
+"""Profile: language, change RW, weighing reminders on or off, linking WhatsApp (on Telegram), and erasing
+one's data."""
 
 from __future__ import annotations
 
@@ -6,17 +7,21 @@ from enum import StrEnum
 
 from bot.formatting import rupiah
 from bot.i18n import N_
-from bot.messages import Inbound
+from bot.messages import CONTACT_REQUEST, Inbound, Kind
 from handlers import registration
-from handlers.collaborator.signup import is_collaborator
-from handlers.dialog import LANGUAGE, MENU, Context, Step
+from handlers.collaborator.signup import is_collaborator, own_contact
+from handlers.dialog import CHOICE_ONLY, LANGUAGE, MENU, Context, Step
 from storage import banks, places
 from storage.erasure import erase_person
+from storage.joining import join, older_first
+from storage.people import e164, find_identity
+from storage.roles import roles_of
 
 
 class State(StrEnum):
     MAIN = "profile.main"
     ERASE = "profile.erase"
+    LINK = "profile.link"
 
 
 CHOICES = (
@@ -28,6 +33,8 @@ CHOICES = (
 REMINDERS = {True: N_("profile.reminders_on"), False: N_("profile.reminders_off")}
 REMINDERS_CHANGED = {True: N_("profile.reminders_now_on"), False: N_("profile.reminders_now_off")}
 ERASE_CHOICES = (("erase:yes", N_("profile.erase_yes")), ("erase:no", N_("profile.erase_no")))
+LINK = ("profile:link", N_("profile.link_whatsapp"))
+LINK_CHOICES = ((CONTACT_REQUEST, N_("profile.link_share")), ("link:cancel", N_("profile.link_cancel")))
 
 
 async def has_profile(ctx: Context) -> bool:
@@ -39,7 +46,7 @@ async def ask_profile(ctx: Context) -> None:
     """Shows who and where the person is, and what they can change (RW and reminders: residents only)."""
     resident = registration.is_resident(ctx.person)
     choices = [CHOICES[0], *([CHOICES[1], ("profile:reminders", REMINDERS[ctx.person.reminders])] if resident else []),
-               *CHOICES[2:]]
+               *([LINK] if ctx.identity.channel == "telegram" else []), *CHOICES[2:]]
     rw = await places.rw(ctx.session, ctx.person.rw_id) if ctx.person.rw_id else None
     ctx.say(
         "profile.ask",
@@ -62,6 +69,8 @@ async def answer_profile(ctx: Context, message: Inbound) -> str:
         return State.MAIN
     if message.choice == "profile:erase":
         return State.ERASE
+    if message.choice == LINK[0]:
+        return State.LINK
     return MENU
 
 
@@ -84,7 +93,42 @@ async def answer_erase(ctx: Context, message: Inbound) -> str | None:
     return None
 
 
+async def ask_link(ctx: Context) -> None:
+    """Says what linking does and asks for the person's own number through Telegram's contact button."""
+    ctx.say("profile.link_ask", choices=LINK_CHOICES)
+
+
+async def answer_link(ctx: Context, message: Inbound) -> str | None:
+    """Joins this person with the one writing from the shared number on WhatsApp (the older one is kept);
+    a card of someone else, or a typed label, is refused and nothing is stored."""
+    if message.kind is not Kind.CONTACT:
+        if message.choice == CONTACT_REQUEST:  # typed the button's label instead of pressing it
+            ctx.say("profile.link_use_button")
+            return None
+        return State.MAIN
+    if message.contact is None or ctx.identity.channel != "telegram" or not own_contact(ctx, message.contact):
+        ctx.say("profile.link_not_own")
+        return None
+    number = e164(message.contact.phone)
+    if number is None:
+        ctx.say("profile.link_not_indonesian")
+        return MENU
+    other = await find_identity(ctx.session, f"whatsapp:{number}")
+    if other is None:
+        ctx.say("profile.link_not_found")
+        return MENU
+    if other.person_id == ctx.person.id:
+        ctx.say("profile.link_already")
+        return MENU
+    keep, merged = older_first(ctx.person, other.person)
+    await join(ctx.session, keep.id, merged.id, ctx.now, actor_id=ctx.person.id)
+    ctx.person, ctx.roles = keep, await roles_of(ctx.session, keep.id)
+    ctx.say("profile.linked")
+    return MENU
+
+
 STEPS = {
     State.MAIN: Step(ask_profile, answer_profile, N_("profile.help")),
     State.ERASE: Step(ask_erase, answer_erase, N_("profile.help_erase")),
+    State.LINK: Step(ask_link, answer_link, N_("profile.help_link"), accepts=CHOICE_ONLY | {Kind.CONTACT}),
 }

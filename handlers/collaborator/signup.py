@@ -15,7 +15,7 @@ from handlers.dialog import MENU, TEXT, Context, Raw, Step
 from handlers.registration import CONSENT_CHOICES, NAME_LETTERS, NOTICE_VERSION
 from storage.audit import audit
 from storage.models import Collaborator
-from storage.people import e164
+from storage.people import e164, find_identity
 
 DRAFT = "collab_signup"  # ctx.data key of the answers so far and the state to go on to
 INDIVIDUAL, COMPANY, FOUNDATION, AGGREGATOR = "individual", "company", "foundation", "aggregator"
@@ -205,7 +205,15 @@ async def answer_phone(ctx: Context, message: Inbound) -> str | None:
         ctx.say("collab.phone_invalid")
         return None
     draft(ctx)["phone"] = phone
+    if message.kind is Kind.CONTACT and await written_from_whatsapp(ctx, phone):
+        ctx.say("collab.link_hint")  # joining is the person's explicit choice in the profile, never silent
     return State.EMAIL
+
+
+async def written_from_whatsapp(ctx: Context, phone: str) -> bool:
+    """Someone other than this person writes to the bot on WhatsApp from this number."""
+    identity = await find_identity(ctx.session, f"whatsapp:{phone}")
+    return identity is not None and identity.person_id != ctx.person.id
 
 
 async def ask_email(ctx: Context) -> None:
