@@ -27,6 +27,7 @@ from storage.db import Database, sync_url
 from storage.models import Base
 from storage.reference import load_reference_data
 from tests.fakes.telegram_api import FakeBotAPI
+from tests.fakes.twilio_api import FakeTwilioAPI
 
 ROOT = Path(__file__).resolve().parent.parent
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
@@ -140,6 +141,21 @@ def fake(fake_api: FakeBotAPI) -> FakeBotAPI:
     fake_api.reset()
     fake_api.latency = 0.0
     return fake_api
+
+
+@pytest.fixture(scope="session")
+def twilio_server() -> Iterator[FakeTwilioAPI]:
+    """One fake Twilio REST API for the run (a module may override it with its own)."""
+    with FakeTwilioAPI() as fake:
+        yield fake
+
+
+@pytest.fixture
+def twilio_api(twilio_server: FakeTwilioAPI) -> FakeTwilioAPI:
+    """The shared fake, fresh, at the default rate and without latency whatever the previous test set."""
+    twilio_server.reset()
+    twilio_server.messages_per_second, twilio_server.latency = 80, 0.0
+    return twilio_server
 
 
 @pytest.fixture

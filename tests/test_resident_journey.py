@@ -1,24 +1,16 @@
 """Issue 3's journey, word for word: a new resident registers in RW 012 Kebon Melati and reports
 2,5 kg of PET bottles and 1 kg of cardboard; after a restart, Saldo shows the report awaiting
-weighing. In the local chat (a subprocess) and on Telegram (polling against the fake Bot API)."""
+weighing. On every channel through its real entry point: the local chat (a subprocess), Telegram
+(polling, and the webhook on the ASGI app) against the fake Bot API, and WhatsApp (signed Twilio posts
+to the ASGI app, replies through the fake Twilio API)."""
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
-from bot.app import App
 from bot.i18n import translate
 from storage.reference import SAMPLE_BANK
-from tests.transcripts import (
-    Say,
-    Tap,
-    Transcript,
-    assert_turns,
-    local_chat,
-    telegram_turns,
-)
+from tests.transcripts import CHANNELS, Say, Tap, Transcript, assert_turns, on_channel
 
 BANK = SAMPLE_BANK["name"]
 LINES = "\n".join(
@@ -67,22 +59,13 @@ def assert_savings_show_the_pending_report(turns: list[str] | list[list[str]]) -
     assert "3,5 kg" in savings
 
 
-@pytest.mark.parametrize("channel", ["local", "telegram"])
+@pytest.mark.parametrize("channel", CHANNELS)
 async def test_a_resident_registers_reports_and_sees_the_report_after_a_restart(
     channel: str, database_url: str, request: pytest.FixtureRequest
 ) -> None:
-    if channel == "local":
-        first = await asyncio.to_thread(local_chat, database_url, "siti", REGISTER_AND_REPORT)
-        second = await asyncio.to_thread(local_chat, database_url, "siti", AFTER_RESTART)
-    else:
-        fake = request.getfixturevalue("fake")
-        settings = request.getfixturevalue("telegram_settings")
-        app = App(settings)
-        first = await telegram_turns(fake, app, 601, REGISTER_AND_REPORT)
-        await app.db.dispose()
-        restarted = App(settings)
-        second = await telegram_turns(fake, restarted, 601, AFTER_RESTART)
-        await restarted.db.dispose()
+    resident = on_channel(channel, request)
+    first = await resident.turns(601, REGISTER_AND_REPORT)
+    second = await resident.turns(601, AFTER_RESTART)  # a new process: nothing held in memory
     assert_turns(first, REGISTER_AND_REPORT)
     assert_turns(second, AFTER_RESTART)
     assert_savings_show_the_pending_report(second)
