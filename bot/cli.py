@@ -36,7 +36,9 @@ def main(argv: list[str] | None = None) -> int:
     deposits.add_argument("--format", choices=["csv", "xlsx"], default="csv")
     deposits.add_argument("--output", help="file to write (default: setoran.<format>)")
     pledge_export = export_parser.add_parser("pledges", help="pledges and gifts of savings, contacts masked")
-    pledge_export.add_argument("--out", help="file to write (default: ikrar.csv)")
+    pledge_export.add_argument("--out", help="file to write (default: ikrar.csv, with --summary ikrar-ringkasan.csv)")
+    pledge_export.add_argument("--summary", action="store_true",
+                               help="one row per RW and package: pledged, confirmed, received, sedekah")
     catalog = commands.add_parser("catalog", help="the upgrading catalog").add_subparsers(dest="action", required=True)
     catalog_import = catalog.add_parser("import", help="check a catalog CSV and report (dry run); --apply writes it")
     catalog_import.add_argument("file", type=Path, metavar="FILE.csv")
@@ -116,16 +118,16 @@ async def run_export(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def run_pledge_export(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.export import PLEDGE_COLUMNS, pledge_rows, to_csv
+    from bot.export import PLEDGE_COLUMNS, PLEDGE_SUMMARY_COLUMNS, pledge_rows, pledge_summary_rows, to_csv
 
     db = Database(settings.database_url)
     try:
         async with db.transaction() as session:
-            rows = await pledge_rows(session)
+            rows = await (pledge_summary_rows(session) if args.summary else pledge_rows(session))
     finally:
         await db.dispose()
-    path = Path(args.out or "ikrar.csv")
-    path.write_bytes(to_csv(rows, PLEDGE_COLUMNS))
+    path = Path(args.out or ("ikrar-ringkasan.csv" if args.summary else "ikrar.csv"))
+    path.write_bytes(to_csv(rows, PLEDGE_SUMMARY_COLUMNS if args.summary else PLEDGE_COLUMNS))
     print(f"{len(rows)} rows written to {path}.")
     return 0
 

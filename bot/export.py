@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from handlers.clock import local
-from storage import pledges
+from storage import pledges, stats
 from storage.models import (
     RW,
     Account,
@@ -40,6 +40,9 @@ COLUMNS = (
 PLEDGE_COLUMNS = (
     "referensi", "kelurahan", "rw", "paket", "jumlah_rp", "status", "dibuat", "diubah",
     "jenis_kolaborator", "organisasi", "kontak", "telepon",
+)
+PLEDGE_SUMMARY_COLUMNS = (
+    "kelurahan", "rw", "paket", "menunggu_konfirmasi_rp", "dikonfirmasi_rp", "diterima_rp", "sedekah_rp", "jumlah_rp",
 )
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -150,6 +153,17 @@ async def pledge_rows(session: AsyncSession, now: datetime | None = None) -> lis
             pledges.SEDEKAH, f"Warga RW {giver} (sedekah sampah)", "", "",
         ))
     return sorted(rows, key=lambda row: (row[1], row[2], row[3], row[6]))
+
+
+async def pledge_summary_rows(session: AsyncSession, now: datetime | None = None) -> list[tuple[object, ...]]:
+    """One row per RW and package that holds anything: holds still running, confirmed, funds
+    received (received, works in progress or completed), residents' gifts of savings and their sum,
+    as the coordinators' statistics count them (a lapsed hold never counts); no names, no phones."""
+    return [
+        (offer.kelurahan, f"{offer.rw:03d}", offer.package_code, offer.pledged, offer.confirmed, offer.received,
+         offer.sedekah, offer.total)
+        for offer in await stats.pledge_figures(session, None, now or utcnow())
+    ]
 
 
 def _status(found: Pledge, now: datetime) -> str:

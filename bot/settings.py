@@ -66,6 +66,7 @@ class Settings(BaseSettings):
     pledge_min_share: int = Field(1_000_000, ge=1)  # Rupiah, the smallest share of a Bersama offer
     pledge_hold_hours: int = Field(72, ge=1)  # an unconfirmed pledge lapses after this
     pledge_remind_hours: int = Field(24, ge=1)  # the RW's coordinators are reminded after this
+    pledge_funds_reminder_days: int = Field(7, ge=1)  # a confirmed pledge without funds reminds this often
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
@@ -96,7 +97,7 @@ class Settings(BaseSettings):
     @property
     def pledge_terms(self) -> Terms:
         return Terms(self.pledge_min_share, timedelta(hours=self.pledge_hold_hours),
-                     timedelta(hours=self.pledge_remind_hours))
+                     timedelta(hours=self.pledge_remind_hours), timedelta(days=self.pledge_funds_reminder_days))
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -46,11 +46,13 @@ OPEN, PARTLY_FUNDED, FUNDED = "open", "partly_funded", "funded"
 @dataclass(frozen=True)
 class Terms:
     """The program's pledge rules (settings): the smallest share of a shared offer, how long a pledge
-    holds its amount unconfirmed, and when the RW's coordinators are reminded of it."""
+    holds its amount unconfirmed, when the RW's coordinators are reminded of it, and how often a
+    confirmed pledge whose funds have not arrived reminds its collaborator."""
 
     min_share: int = 1_000_000
     hold: timedelta = timedelta(hours=72)
     remind_after: timedelta = timedelta(hours=24)
+    funds_reminder_every: timedelta = timedelta(days=7)
 
 
 @dataclass(frozen=True)
@@ -396,3 +398,19 @@ async def pledged_rws(session: AsyncSession, rw_ids: Sequence[int] | None = None
     if rw_ids is not None:
         statement = statement.where(Offer.rw_id.in_(list(rw_ids)))
     return [int(rw_id) for rw_id in (await session.execute(statement)).scalars()]
+
+
+async def awaiting_funds(session: AsyncSession, now: datetime, older_than: timedelta) -> list[tuple[Pledge, datetime]]:
+    """Collaborators' pledges still confirmed (no funds recorded) whose confirmation is at least
+    `older_than` old, with the time they were confirmed; the longest waiting first."""
+    confirmed_at = (
+        select(PledgeEvent.pledge_id, func.max(PledgeEvent.at).label("at"))
+        .where(PledgeEvent.status == CONFIRMED).group_by(PledgeEvent.pledge_id).subquery()
+    )
+    statement = (
+        select(Pledge, confirmed_at.c.at).join(confirmed_at, confirmed_at.c.pledge_id == Pledge.id)
+        .where(Pledge.source == PLEDGE, Pledge.status == CONFIRMED, Pledge.person_id.is_not(None),
+               confirmed_at.c.at <= now - older_than)
+        .order_by(confirmed_at.c.at, Pledge.id).options(selectinload(Pledge.offer).selectinload(Offer.package))
+    )
+    return [(found, at) for found, at in (await session.execute(statement)).all()]

@@ -1,14 +1,17 @@
-"""Figures for coordinators, limited to a set of RWs (None means every RW)."""
+"""Figures for coordinators, limited to a set of RWs (None means every RW): waste, and what
+collaborators and residents have put toward the RWs' upgrading offers."""
 
 from __future__ import annotations
 
 from collections.abc import Collection
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import ColumnElement, Select, and_, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import RW, Kelurahan, Person, WasteReport, WasteReportItem
+from storage import pledges
+from storage.models import RW, Kelurahan, Offer, Package, Person, Pledge, WasteReport, WasteReportItem
 from storage.reports import VERIFIED
 
 Scope = Collection[int] | None
@@ -59,3 +62,62 @@ async def top_rws(
     )
     rows = await session.execute(_within(statement, WasteReport.rw_id, rw_ids))
     return [(name, int(number), int(total)) for name, number, total in rows.all()]
+
+
+@dataclass(frozen=True)
+class PledgeFigures:
+    """What one RW's offer of one package holds, in Rupiah: holds still running (`pledged`),
+    confirmed without funds yet, funds received (received, works in progress or completed), and
+    residents' gifts of savings."""
+
+    rw_id: int
+    kelurahan: str
+    rw: int
+    package: str  # its name
+    package_code: str
+    pledged: int = 0
+    confirmed: int = 0
+    received: int = 0
+    sedekah: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.pledged + self.confirmed + self.received + self.sedekah
+
+
+def _rupiah_where(condition) -> ColumnElement[int]:  # type: ignore[no-untyped-def]
+    return func.coalesce(func.sum(case((condition, Pledge.amount), else_=0)), 0)
+
+
+async def pledge_figures(session: AsyncSession, rw_ids: Scope, now: datetime) -> list[PledgeFigures]:
+    """Per RW and package (by kelurahan, RW number, package order), what its pledges and gifts hold
+    at `now`, counted as every availability query counts (a lapsed hold never counts); only offers
+    holding something."""
+    collaborator = Pledge.source == pledges.PLEDGE
+    statement = (
+        select(
+            RW.id, Kelurahan.name, RW.number, Package.name, Package.code,
+            _rupiah_where(and_(collaborator, Pledge.status == pledges.PLEDGED)),
+            _rupiah_where(and_(collaborator, Pledge.status == pledges.CONFIRMED)),
+            _rupiah_where(and_(collaborator, Pledge.status.in_((pledges.RECEIVED, pledges.IN_PROGRESS,
+                                                               pledges.COMPLETED)))),
+            _rupiah_where(Pledge.source == pledges.SEDEKAH),
+        )
+        .select_from(Pledge)
+        .join(Offer, Offer.id == Pledge.offer_id)
+        .join(Package, Package.code == Offer.package_code)
+        .join(RW, RW.id == Offer.rw_id)
+        .join(Kelurahan, Kelurahan.code == RW.kelurahan_code)
+        .where(pledges.counting(now))
+        .group_by(RW.id, Kelurahan.name, RW.number, Package.code, Package.name, Package.position)
+        .order_by(Kelurahan.name, RW.number, RW.id, Package.position)
+    )
+    rows = await session.execute(_within(statement, Offer.rw_id, rw_ids))
+    return [PledgeFigures(int(rw_id), kelurahan, int(number), package, code, *(int(amount) for amount in amounts))
+            for rw_id, kelurahan, number, package, code, *amounts in rows.all()]
+
+
+def pledge_totals(figures: Collection[PledgeFigures]) -> PledgeFigures:
+    """The sums of many offers' figures (no RW, no package)."""
+    return PledgeFigures(0, "", 0, "", "", *(sum(getattr(f, name) for f in figures)
+                                      for name in ("pledged", "confirmed", "received", "sedekah")))

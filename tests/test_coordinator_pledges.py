@@ -2,7 +2,8 @@
 instructions and a commitment letter naming RW, package, amount, date and reference), rejecting with
 a reason, moving a pledge along to works completed, holds that expired while the coordinator read
 them, other RWs' coordinators refused; the scheduler reminding once after 24 hours and lapsing after
-72; and progress news reaching every pledger once."""
+72, and reminding a collaborator whose confirmed pledge has no funds recorded once a week; and
+progress news reaching every pledger once."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import re
 import zlib
 from datetime import datetime, timedelta
 
+import pytest
 from sqlalchemy import select, update
 
 from bot.engine import Engine
@@ -17,6 +19,7 @@ from bot.formatting import date_long, datetime_short
 from bot.i18n import translate
 from bot.letter import LetterFacts, commitment_letter
 from bot.messages import Kind, Reply
+from bot.settings import Settings
 from handlers.clock import today
 from handlers.coordinator.pledge_duty import pledge_duty
 from storage import pledges
@@ -164,7 +167,7 @@ async def test_confirming_sends_the_payment_instructions_and_a_letter_naming_rw_
     assert details.text == "\n".join((
         t("coordpl.details", reference=reference, who="PT Maju Bersama", type=t("collab.type_company"),
           contact="Budi Santoso", rw="005", kelurahan="Karet Tengsin", package=BERSAMA, amount="Rp25.000.000",
-          status=t("pledge.status.pledged"), created=datetime_short(made.created_at, "id"), hours=0),
+          status=t("pledge.status.pledged"), created=datetime_short(made.created_at, "id")),
         t("coordpl.details_phone", phone=PHONE),
         t("coordpl.details_expires", expires=datetime_short(made.expires_at, "id")),
     ))
@@ -350,9 +353,9 @@ async def test_a_pledge_already_decided_elsewhere_is_not_moved_twice(db: Databas
 # --- The scheduler ------------------------------------------------------------------------------
 
 
-async def run_duty(db: Database, now: datetime) -> None:
+async def run_duty(db: Database, now: datetime, terms: pledges.Terms = TERMS) -> None:
     async with db.transaction() as session:
-        await pledge_duty(TERMS)(session, now)
+        await pledge_duty(terms)(session, now)
 
 
 async def test_the_duty_reminds_the_rws_coordinators_once_after_24_hours_then_lapses_after_72(db: Database) -> None:
@@ -387,6 +390,92 @@ async def test_the_duty_reminds_the_rws_coordinators_once_after_24_hours_then_la
     assert len(await notices(db, koord)) == 1
 
 
+async def move(db: Database, pledge_id: int, status: str, at: datetime) -> None:
+    async with db.transaction() as session:
+        assert isinstance(await pledges.move(session, pledge_id, status, None, at), Pledge)
+
+
+async def payment_of(db: Database, rw_id: int) -> str:
+    async with db.transaction() as session:
+        payment = (await session.get(UpgradeRW, rw_id)).payment
+        assert payment
+        return payment
+
+
+async def test_a_confirmed_pledge_without_funds_reminds_its_collaborator_weekly_until_the_funds_arrive(
+    db: Database,
+) -> None:
+    rw_id, offers = await listed_rw(db)
+    pt = await collaborator(db, "pt")
+    start = utcnow()
+    made = await pledge(db, pt, offers["bersama"], at=start)
+    confirmed = start + timedelta(hours=5)
+    await move(db, made.id, pledges.CONFIRMED, confirmed)
+    koord = await coordinator(db, "koorpt", [rw_id])
+
+    for hours_after in (1, 24 * 6, 24 * 7 - 1):
+        await run_duty(db, confirmed + timedelta(hours=hours_after))
+    assert await notices(db, pt) == []
+    for hours_after in (24 * 7 + 1, 24 * 7 + 1, 24 * 7 + 2, 24 * 10, 24 * 14 - 1):  # a restart runs it again
+        await run_duty(db, confirmed + timedelta(hours=hours_after))
+    [first] = await notices(db, pt)
+    values = {"reference": pledges.reference(made), "amount": "Rp25.000.000", "rw": "005", "kelurahan": "Karet Tengsin",
+              "payment": await payment_of(db, rw_id)}
+    assert first.text == t("pledgeduty.funds", days=7, **values)
+    assert pledges.reference(made) in first.text and values["payment"] in first.text
+
+    for hours_after in (24 * 14 + 1, 24 * 14 + 3, 24 * 20):
+        await run_duty(db, confirmed + timedelta(hours=hours_after))
+    assert [reply.text for reply in await notices(db, pt)] == [first.text, t("pledgeduty.funds", days=14, **values)]
+
+    await move(db, made.id, pledges.RECEIVED, confirmed + timedelta(days=20, hours=12))
+    for days_after in (21, 28, 35, 60):
+        await run_duty(db, confirmed + timedelta(days=days_after, hours=1))
+    assert len(await notices(db, pt)) == 2
+    assert await notices(db, koord) == []  # only the collaborator is reminded of the funds
+
+
+async def test_the_funds_reminder_speaks_the_collaborators_language_and_stops_when_the_pledge_is_cancelled(
+    db: Database,
+) -> None:
+    rw_id, offers = await listed_rw(db)
+    foundation = await collaborator(db, "yayasan", "Yayasan Sehat", locale="en")
+    waiting = await collaborator(db, "pt")
+    start = utcnow()
+    cancelled = await pledge(db, foundation, offers["bersama"], at=start)
+    unconfirmed = await pledge(db, waiting, offers["bersama"], at=start)
+    await move(db, cancelled.id, pledges.CONFIRMED, start)
+
+    await run_duty(db, start + timedelta(days=7, minutes=1))
+    [reminder] = await notices(db, foundation)
+    assert reminder.text == translate(
+        "en", "pledgeduty.funds", reference=pledges.reference(cancelled), amount="IDR 25,000,000", rw="005",
+        kelurahan="Karet Tengsin", days=7, payment=await payment_of(db, rw_id))
+    await move(db, cancelled.id, pledges.CANCELLED, start + timedelta(days=8))
+    await run_duty(db, start + timedelta(days=14, minutes=1))
+    assert len(await notices(db, foundation)) == 1
+    [lapsed] = await notices(db, waiting)  # an unconfirmed pledge is never reminded of funds: it lapses
+    assert lapsed.text == t("pledgenote.lapsed", reference=pledges.reference(unconfirmed), amount="Rp25.000.000",
+                            package=BERSAMA, rw="005", kelurahan="Karet Tengsin", hours=72)
+
+
+async def test_the_funds_reminder_interval_is_a_setting(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PLEDGE_FUNDS_REMINDER_DAYS", "3")
+    terms = Settings(_env_file=None).pledge_terms  # type: ignore[call-arg]
+    assert terms.funds_reminder_every == timedelta(days=3) and TERMS.funds_reminder_every == timedelta(days=7)
+    _, offers = await listed_rw(db)
+    pt = await collaborator(db, "pt")
+    start = utcnow()
+    made = await pledge(db, pt, offers["bersama"], at=start)
+    await move(db, made.id, pledges.CONFIRMED, start)
+    await run_duty(db, start + timedelta(days=2, hours=23), terms)
+    assert await notices(db, pt) == []
+    await run_duty(db, start + timedelta(days=3, hours=1), terms)
+    await run_duty(db, start + timedelta(days=6, hours=1), terms)
+    assert [reply.text.split(" sudah dikonfirmasi ")[1][:12] for reply in await notices(db, pt)] == [
+        "3 hari lalu,", "6 hari lalu,"]
+
+
 # --- Progress news ------------------------------------------------------------------------------
 
 
@@ -418,12 +507,13 @@ async def test_progress_news_with_a_photo_reaches_every_pledger_once_in_their_la
     [for_pt] = await notices(db, pt, Priority.BULK)
     [for_yayasan] = await notices(db, yayasan, Priority.BULK)
     assert for_pt.text == t("coordprog.notice", rw="005", kelurahan="Karet Tengsin", text=news)
+    assert for_pt.photo_ref == for_yayasan.photo_ref == "local:AgACAgIAAxkBAAIgapura"  # sent where it was taken
     assert for_yayasan.text == translate("en", "coordprog.notice", rw="005", kelurahan="Karet Tengsin", text=news)
     assert await notices(db, outsider, Priority.BULK) == []
     async with db.transaction() as session:
         stored = (await session.execute(select(ProgressUpdate))).scalar_one()
-    assert (stored.rw_id, stored.text, stored.photo, stored.posted_by) == (rw_id, news, "AgACAgIAAxkBAAIgapura",
-                                                                           coordinator_id)
+    assert (stored.rw_id, stored.text, stored.photo, stored.posted_by) == (
+        rw_id, news, "local:AgACAgIAAxkBAAIgapura", coordinator_id)
 
 
 async def test_news_for_an_rw_nobody_pledged_to_is_not_started(db: Database, engine: Engine) -> None:

@@ -1,7 +1,9 @@
 """The scheduler's pledge duty: remind an RW's upgrading coordinators of a pledge still unconfirmed
 after `remind_after` (once per pledge, claimed as an occurrence, so restarts never repeat it; no
-reminder once the hold has expired), and lapse expired holds, telling each collaborator that the
-amount was released."""
+reminder once the hold has expired), lapse expired holds, telling each collaborator that the
+amount was released, and remind the collaborator of a confirmed pledge whose funds have not been
+recorded, once in every `funds_reminder_every` period after its confirmation (the first at the end
+of the first period), until the pledge moves on."""
 
 from __future__ import annotations
 
@@ -10,7 +12,8 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.formatting import datetime_short
-from bot.i18n import N_
+from bot.i18n import N_, translate
+from bot.letter import NO_PAYMENT
 from bot.scheduler import Duty
 from handlers.coordinator.pledges import tell_lapsed, view
 from handlers.notify import notify_person
@@ -23,6 +26,8 @@ from storage.schedule import claim_occurrence
 
 REMINDER_KIND = "pledge_reminder"
 REMINDER = N_("pledgeduty.remind")
+FUNDS_KIND = "pledge_funds_reminder"
+FUNDS_REMINDER = N_("pledgeduty.funds")
 
 
 def pledge_duty(terms: Terms) -> Duty:
@@ -30,6 +35,7 @@ def pledge_duty(terms: Terms) -> Duty:
 
     async def pledge_duty(session: AsyncSession, now: datetime) -> None:
         await remind_coordinators(session, now, terms)
+        await remind_funds(session, now, terms)
         for lapsed in await pledges.lapse_expired(session, now):
             await tell_lapsed(session, now, lapsed.id, terms.hold)
 
@@ -55,4 +61,25 @@ async def remind_coordinators(session: AsyncSession, now: datetime, terms: Terms
                 expires=datetime_short(waiting.expires_at or now, locale), **found.values(locale),
             )
         reminded += 1
+    return reminded
+
+
+async def remind_funds(session: AsyncSession, now: datetime, terms: Terms) -> int:
+    """Remind each collaborator whose confirmed pledge has no funds recorded, in their language,
+    with the payment instructions and the reference again: once per period of `funds_reminder_every`
+    since the confirmation, claimed as occurrence `period:<n>`; how many were reminded."""
+    every = terms.funds_reminder_every
+    reminded = 0
+    for waiting, confirmed_at in await pledges.awaiting_funds(session, now, older_than=every):
+        period = (now - confirmed_at) // every
+        if not await claim_occurrence(session, FUNDS_KIND, f"pledge:{waiting.id}", f"period:{period}", now):
+            continue
+        found = await view(session, waiting.id)
+        if found is None or found.person is None:
+            continue
+        locale = found.person.locale
+        payment = found.upgrade_rw.payment or translate(locale, NO_PAYMENT)
+        if await notify_person(session, now, found.person, FUNDS_REMINDER, days=(now - confirmed_at).days,
+                               payment=payment, **found.values(locale)):
+            reminded += 1
     return reminded

@@ -1,5 +1,6 @@
-"""Statistics for coordinators (a chart and a short summary) and the deposits export, both limited
-to the RWs they may see."""
+"""Statistics for coordinators, what their roles cover: waste (a chart and a short summary) for
+waste coordinators, pledge figures per RW and package for upgrading coordinators, both for admins;
+and the deposits export. Everything is limited to the RWs they may see."""
 
 from __future__ import annotations
 
@@ -8,19 +9,21 @@ from enum import StrEnum
 
 from bot.charts import paired_bars
 from bot.export import deposit_rows, to_csv, to_xlsx
-from bot.formatting import weight
+from bot.formatting import rupiah, weight
 from bot.i18n import N_
 from bot.messages import Attachment, Inbound
 from handlers.clock import month_start, next_month_start, today
 from handlers.coordinator import COORDINATOR_MENU
-from handlers.coordinator.access import permit
+from handlers.coordinator.access import allowed, permit
 from handlers.dialog import Context, Step
 from storage import stats
 from storage.audit import audit
-from storage.models.roles import WASTE
+from storage.models.roles import UPGRADING, WASTE
 from storage.roles import scope
 
 FORMATS = (("export:csv", N_("stats.export_csv")), ("export:xlsx", N_("stats.export_xlsx")))
+WASTE_ACTION, PLEDGE_ACTION = "waste_stats", "upgrading_offers"
+SHOWN_RWS = 8  # RWs listed one by one in the pledge figures (the most funded); the totals cover them all
 
 
 class State(StrEnum):
@@ -28,10 +31,23 @@ class State(StrEnum):
 
 
 async def show_stats(ctx: Context) -> str:
-    """This month's verified kg per category against last month, residents reporting against
-    registered, and the top RWs, as a PNG chart with a short summary; back to the coordinator menu."""
-    if not await permit(ctx, "waste_stats"):
+    """One message per strand the person's roles cover (waste, upgrading pledges); a person who
+    covers neither is refused. Back to the coordinator menu."""
+    waste = await allowed(ctx.session, ctx.person.id, ctx.roles, WASTE_ACTION)
+    upgrading = await allowed(ctx.session, ctx.person.id, ctx.roles, PLEDGE_ACTION)
+    if not (waste or upgrading):
+        await permit(ctx, WASTE_ACTION)  # tells the person and audits the refusal
         return COORDINATOR_MENU
+    if waste:
+        await show_waste_stats(ctx)
+    if upgrading:
+        await show_pledge_stats(ctx)
+    return COORDINATOR_MENU
+
+
+async def show_waste_stats(ctx: Context) -> None:
+    """This month's verified kg per category against last month, residents reporting against
+    registered, and the top RWs, as a PNG chart with a short summary."""
     rw_ids = await scope(ctx.session, ctx.person.id, WASTE)
     day, locale = today(ctx.now), ctx.person.locale
     this_start, this_end = month_start(day), next_month_start(day)
@@ -50,8 +66,37 @@ async def show_stats(ctx: Context) -> str:
     lines += [ctx.t("stats.top_line", rank=rank, rw=f"{number:03d}", kelurahan=name, weight=weight(grams, locale))
               for rank, (name, number, grams) in enumerate(top, start=1)]
     ctx.say_text("\n".join(lines), image=Attachment("statistik.png", chart))
-    await audit(ctx.session, ctx.person.id, "waste_stats", "ok", ctx.now)
-    return COORDINATOR_MENU
+    await audit(ctx.session, ctx.person.id, WASTE_ACTION, "ok", ctx.now)
+
+
+async def show_pledge_stats(ctx: Context) -> None:
+    """What the pledges and gifts to the person's upgrading RWs hold now, per RW and package (the
+    most funded RWs, in name order), with the totals of all of them."""
+    rw_ids = await scope(ctx.session, ctx.person.id, UPGRADING)
+    figures = await stats.pledge_figures(ctx.session, rw_ids, ctx.now)
+    await audit(ctx.session, ctx.person.id, "pledge_stats", "ok", ctx.now, offers=len(figures))
+    if not figures:
+        ctx.say("stats.pledges_none")
+        return
+    by_rw: dict[int, list[stats.PledgeFigures]] = {}
+    for offer in figures:
+        by_rw.setdefault(offer.rw_id, []).append(offer)
+    shown = set(sorted(by_rw, key=lambda rw_id: -sum(f.total for f in by_rw[rw_id]))[:SHOWN_RWS])
+    locale = ctx.person.locale
+    lines = [ctx.t("stats.pledges_heading", rws=len(by_rw))]
+    for rw_id in [rw_id for rw_id in by_rw if rw_id in shown]:
+        first = by_rw[rw_id][0]
+        lines.append(f"RW {first.rw:03d} {first.kelurahan}")
+        lines += [ctx.t("stats.pledges_line", package=offer.package, **amounts(offer, locale))
+                  for offer in by_rw[rw_id]]
+    if len(by_rw) > len(shown):
+        lines.append(ctx.t("stats.pledges_more", count=len(by_rw) - len(shown)))
+    lines.append(ctx.t("stats.pledges_total", **amounts(stats.pledge_totals(figures), locale)))
+    ctx.say_text("\n".join(lines))
+
+
+def amounts(figures: stats.PledgeFigures, locale: str) -> dict[str, str]:
+    return {name: rupiah(getattr(figures, name), locale) for name in ("pledged", "confirmed", "received", "sedekah")}
 
 
 async def start_export(ctx: Context) -> str:
