@@ -2,8 +2,8 @@
 choosing an RW's Bersama offer, pledges Rp25.000.000 and sees the bar move, cancels it from `Ikrar saya`
 and pledges again; the RW's upgrading coordinator confirms, and the collaborator receives the payment
 instructions and the commitment letter as a PDF. In the local chat (`ksbb chat` subprocesses) and on
-Telegram (the polling loop, and the webhook on the ASGI app, against the fake Bot API), on SQLite and
-PostgreSQL. (WhatsApp is not here yet: its adapter does not send documents, so the letter cannot arrive.)
+Telegram (the polling loop, and the webhook on the ASGI app, against the fake Bot API) and on WhatsApp
+(signed Twilio forms; the letter fetched from its signed media URL), on SQLite and PostgreSQL.
 
 The journey is four sessions, as people would live it: the company's first visit, its return visit, the
 coordinator's, and the company opening the chat again to find the letter."""
@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import select
 
@@ -36,8 +37,10 @@ from storage.pledges import reference
 from storage.roles import grant_role
 from storage.types import utcnow
 from tests.fakes.telegram_api import FakeBotAPI
+from tests.fakes.twilio_api import FakeTwilioAPI
 from tests.test_coordinator_pledges import BERSAMA, listed_rw, pdf_text
 from tests.transcripts import (
+    PUBLIC_BASE_URL,
     ROOT,
     Action,
     Expected,
@@ -46,8 +49,10 @@ from tests.transcripts import (
     TelegramChat,
     TelegramWebhookChat,
     Transcript,
+    WhatsAppChat,
     assert_turns,
     on_channel,
+    split_choices,
     split_turns,
     texts,
 )
@@ -61,6 +66,7 @@ SIXTEEN = progress_bar(Fraction(25, 150))  # ▓░░░░░░░░░ 16%
 ZERO = progress_bar(0)
 HOURS = 72
 TELEGRAM_IDS = {"pt": 701, "koor": 702}
+WHATSAPP_NUMBERS = {"pt": "+6281370000701", "koor": "+6281370000702"}
 ANY = "\x00"  # a placeholder value that matches any text: an RW list page's lines, a reference not known yet
 
 
@@ -169,6 +175,42 @@ class Telegram:
     def documents(self, user: str) -> dict[str, bytes]:
         return {call.filename or "": call.document or b"" for call in self.fake.sent_to(TELEGRAM_IDS[user])
                 if call.method == "sendDocument"}
+
+    async def close(self) -> None:
+        await self.app.db.dispose()
+
+
+@dataclass
+class WhatsApp:
+    """WhatsApp users posting signed Twilio forms to the ASGI app; what waited for a user is what the
+    fake Twilio API received for them since their last session, and documents are fetched from the
+    signed media URLs Twilio was given, through the web app, as Twilio would."""
+
+    twilio: FakeTwilioAPI
+    app: App
+    seen: dict[str, int] = field(default_factory=dict)
+
+    def identity(self, user: str) -> tuple[str, str, str]:
+        return f"whatsapp:{WHATSAPP_NUMBERS[user]}", "whatsapp", WHATSAPP_NUMBERS[user]
+
+    async def session(self, user: str, steps: Sequence[Step]) -> tuple[list[str], list[list[str]]]:
+        number = WHATSAPP_NUMBERS[user]
+        waiting = [split_choices(m.body or "")[0] for m in self.twilio.sent_to(number)[self.seen.get(user, 0):]]
+        async with WhatsAppChat(self.twilio, self.app, number) as chat:
+            turns = [await chat.do(step.action) for step in steps]
+        self.seen[user] = len(self.twilio.sent_to(number))
+        return waiting, turns
+
+    async def fetch_documents(self, user: str) -> dict[str, bytes]:
+        found = {}
+        transport = httpx.ASGITransport(app=self.app.web(None))
+        async with httpx.AsyncClient(transport=transport, base_url="http://internal") as client:
+            for message in self.twilio.sent_to(WHATSAPP_NUMBERS[user]):
+                if message.media_url:
+                    response = await client.get(message.media_url.removeprefix(PUBLIC_BASE_URL))
+                    assert response.status_code == 200, message.media_url
+                    found[message.media_url.split("?")[0].rsplit("/", 1)[1]] = response.content
+        return found
 
     async def close(self) -> None:
         await self.app.db.dispose()
@@ -323,12 +365,14 @@ def letter_arrived(first: Pledge, second: Pledge) -> list[Step]:
 # --- The test -----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("channel", ["local", "telegram", "telegram_webhook"])
+@pytest.mark.parametrize("channel", ["local", "telegram", "telegram_webhook", "whatsapp"])
 async def test_a_company_pledges_cancels_pledges_again_and_receives_the_letter_once_confirmed(
     channel: str, database_url: str, db: Database, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
-    chat: Local | Telegram
-    if channel == "local":
+    chat: Local | Telegram | WhatsApp
+    if channel == "whatsapp":
+        chat = WhatsApp(request.getfixturevalue("twilio_api"), on_channel(channel, request).app())
+    elif channel == "local":
         chat = Local(database_url, tmp_path)
     elif channel == "telegram":
         chat = Telegram(request.getfixturevalue("fake"), App(request.getfixturevalue("telegram_settings")))
@@ -365,7 +409,7 @@ async def test_a_company_pledges_cancels_pledges_again_and_receives_the_letter_o
         assert_steps(turns, steps)
 
         filename = f"surat-komitmen-{reference(second)}.pdf"
-        documents = chat.documents("pt")
+        documents = await chat.fetch_documents("pt") if isinstance(chat, WhatsApp) else chat.documents("pt")
         assert list(documents) == [filename]
         assert documents[filename].startswith(b"%PDF")
         drawn = pdf_text(documents[filename])
