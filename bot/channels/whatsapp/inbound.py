@@ -29,6 +29,8 @@ def to_inbound(form: Mapping[str, str]) -> Inbound | None:
 
 def _content(form: Mapping[str, str]) -> tuple[Kind, dict[str, object]]:
     body = form.get("Body", "")
+    if form.get("ButtonPayload"):  # a quick-reply button: its payload is the choice's key
+        return Kind.CHOICE, {"choice": form["ButtonPayload"], "text": body}
     if form.get("Latitude") and form.get("Longitude"):
         try:
             return Kind.LOCATION, {"location": (float(form["Latitude"]), float(form["Longitude"]))}
