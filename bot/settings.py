@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     # Approved WhatsApp templates (Twilio ContentSid) for messages the bot starts outside the 24-hour
     # window, by kind: {"broadcast": "HX…", "reminder": "HX…", "notification": "HX…"} (JSON in the env).
     whatsapp_templates: dict[str, str] = {}
+    # Optional Content templates (twilio/quick-reply) for 2 or 3 choices as buttons in a session:
+    # {"2": "HX…", "3": "HX…"}; variables {{1}} the text, then title and id of each button.
+    whatsapp_quick_replies: dict[str, str] = {}
     # Twilio connection overrides appended to our webhook URLs (`…/whatsapp#rc=3&rp=all`), so Twilio
     # retries an inbound message we answered 5xx; signatures are accepted with or without them.
     twilio_webhook_overrides: str | None = None

@@ -20,7 +20,7 @@ from bot.channels.whatsapp.inbound import to_inbound
 from bot.channels.whatsapp.transport import WhatsAppTransport, render
 from bot.i18n import translate
 from bot.limiter import MemoryLimiter
-from bot.messages import Attachment, Kind, Reply
+from bot.messages import Attachment, Choice, Kind, Reply
 from bot.sender import Sender
 from bot.settings import Settings
 from storage import outbox
@@ -257,3 +257,37 @@ async def test_a_document_goes_as_a_signed_media_url_that_only_twilio_can_fetch(
     assert (fetched.status_code, fetched.content, fetched.headers["content-type"]) == (200, pdf, "application/pdf")
     assert (await client.get(path.replace("sig=", "sig=0"))).status_code == 403
     assert (await client.get(path.replace("KSBB-1.pdf", "lain.pdf"))).status_code == 403
+
+
+async def test_choices_go_as_quick_reply_buttons_when_a_content_template_fits(twilio_api: FakeTwilioAPI) -> None:
+    transport = WhatsAppTransport(make_client(SID, TOKEN, twilio_api.base_url), OURS, quick_replies={"2": "HX" + "q" * 32})
+    buttons = Reply("Apakah Bapak/Ibu setuju?", choices=(Choice("consent:yes", "Setuju"), Choice("consent:no", "Tidak")))
+    await transport.send("+6281234500013", buttons)
+    long_label = Reply("Pilih paket", choices=(Choice("a", "Paket Penataan RW Utama"), Choice("b", "Paket Bersama")))
+    await transport.send("+6281234500013", long_label)
+    three = Reply("Pilih", choices=(Choice("a", "A"), Choice("b", "B"), Choice("c", "C")))
+    await transport.send("+6281234500013", three)
+    quick, numbered, no_template = twilio_api.sent_to("whatsapp:+6281234500013")
+    assert quick.content_sid == "HX" + "q" * 32
+    assert quick.content_variables == {"1": "Apakah Bapak/Ibu setuju?", "2": "Setuju", "3": "consent:yes",
+                                       "4": "Tidak", "5": "consent:no"}
+    assert numbered.content_sid is None and "1. Paket Penataan RW Utama" in numbered.body  # a title over 20 characters
+    assert no_template.content_sid is None and "3. C" in no_template.body
+
+
+async def test_a_quick_reply_button_press_answers_the_step(settings: Settings, twilio_api: FakeTwilioAPI) -> None:
+    app = App(settings.model_copy(update={
+        "twilio_account_sid": SID, "twilio_auth_token": SecretStr(TOKEN), "twilio_whatsapp_from": OURS,
+        "twilio_api_base_url": twilio_api.base_url, "public_base_url": PUBLIC,
+        "whatsapp_quick_replies": {"2": "HX" + "q" * 32},
+    }))
+    number = "+6281234500014"
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app.web(None)), base_url="http://internal") as client:
+        await post(client, form(number, "halo"))
+        await twilio_api.wait_for_async(lambda: len(twilio_api.sent_to(f"whatsapp:{number}")) == 2)
+        ask = twilio_api.sent_to(f"whatsapp:{number}")[1]
+        assert ask.content_variables["1"] == translate("id", "language.ask") and ask.content_variables["5"] == "lang:en"
+        await post(client, form(number, "English", ButtonText="English", ButtonPayload="lang:en"))
+        await twilio_api.wait_for_async(lambda: len(twilio_api.sent_to(f"whatsapp:{number}")) >= 3)
+        assert twilio_api.sent_to(f"whatsapp:{number}")[2].body == translate("en", "language.set")
+    await app.db.dispose()

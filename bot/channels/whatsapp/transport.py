@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Mapping
 
 from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.rest import Client
@@ -20,6 +21,7 @@ from bot.messages import Reply
 TOO_MANY_REQUESTS = 20429
 OPTED_OUT = 21610
 OUTSIDE_WINDOW = 63016
+QUICK_REPLY_TITLE, QUICK_REPLY_BODY = 20, 1024  # WhatsApp's limits for a button title and the text above
 DEFAULT_LOCALE = "id"
 
 
@@ -39,13 +41,14 @@ class WhatsAppTransport:
 
     def __init__(
         self, client: Client, sender: str, status_callback: str | None = None, public_base_url: str | None = None,
-        media_key: str | None = None,
+        media_key: str | None = None, quick_replies: Mapping[str, str] | None = None,
     ) -> None:
         self.client = client
         self.sender = sender
         self.status_callback = status_callback  # where Twilio reports delivery (our /whatsapp/status)
         self.public_base_url = public_base_url  # where Twilio fetches our attachments (the web process)
         self.media_key = media_key  # signs attachment URLs
+        self.quick_replies = dict(quick_replies or {})  # number of choices → Content SID of a quick reply
 
     async def send(self, address: str, reply: Reply) -> str | None:
         """Session text (split when long), or the template the sender chose for a closed window."""
@@ -53,6 +56,9 @@ class WhatsAppTransport:
             variables = json.dumps(reply.template.variables, ensure_ascii=False)
             return await asyncio.to_thread(self._create, address, content_sid=reply.template.sid,
                                            content_variables=variables)
+        quick = self._quick_reply(reply)
+        if quick is not None:
+            return await asyncio.to_thread(self._create, address, **quick)
         media = reply.held_photo(CHANNEL) or self._attachment_url(reply)
         if media is not None and len(render(reply)) <= MAX_BODY:
             return await asyncio.to_thread(self._create, address, body=render(reply), media_url=[media])
@@ -79,6 +85,18 @@ class WhatsAppTransport:
         except TwilioException as exc:
             raise Transient(type(exc).__name__) from exc
         return str(message.sid)
+
+    def _quick_reply(self, reply: Reply) -> dict[str, str] | None:
+        """The choices as quick-reply buttons, when a Content template for that many is configured and
+        every label fits a button: variables {{1}} the text, then each button's title and id (its key)."""
+        sid = self.quick_replies.get(str(len(reply.choices)))
+        if (sid is None or reply.document or reply.image or len(reply.text) > QUICK_REPLY_BODY
+                or any(len(choice.label) > QUICK_REPLY_TITLE for choice in reply.choices)):
+            return None
+        variables = {"1": reply.text}
+        for index, choice in enumerate(reply.choices):
+            variables[str(2 * index + 2)], variables[str(2 * index + 3)] = choice.label, choice.key
+        return {"content_sid": sid, "content_variables": json.dumps(variables, ensure_ascii=False)}
 
     def _attachment_url(self, reply: Reply) -> str | None:
         """Where Twilio can fetch the reply's document or image (None: no attachment, or no public URL)."""
