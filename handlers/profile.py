@@ -14,7 +14,7 @@ from handlers.dialog import CHOICE_ONLY, LANGUAGE, MENU, Context, Step
 from storage import banks, places
 from storage.erasure import erase_person
 from storage.joining import join, older_first
-from storage.people import e164, find_identity
+from storage.people import e164, find_identity, phone_digest
 from storage.roles import roles_of
 
 
@@ -115,6 +115,7 @@ async def answer_link(ctx: Context, message: Inbound) -> str | None:
         return MENU
     other = await find_identity(ctx.session, f"whatsapp:{number}")
     if other is None:
+        ctx.identity.phone_hash = phone_digest(number)  # the first WhatsApp message from it joins this person
         ctx.say("profile.link_not_found")
         return MENU
     if other.person_id == ctx.person.id:

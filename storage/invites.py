@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Identity, Invite, InviteFailure
-from storage.people import e164
+from storage.people import phone_digest
 from storage.roles import grant_role
 
 MAX_FAILURES = 5
@@ -25,10 +25,6 @@ GRANTED, INVALID, EXPIRED, USED, WRONG_PHONE, TOO_MANY = (
 def digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
-
-def phone_digest(phone: str) -> str:
-    """The hash of a phone number in E.164 (`0812…` and `62812…` become `+62812…`)."""
-    return digest(e164(phone) or phone)
 
 
 async def create_invite(

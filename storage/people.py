@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from datetime import datetime
 
@@ -21,10 +22,12 @@ async def find_identity(session: AsyncSession, key: str) -> Identity | None:
 async def identify(
     session: AsyncSession, key: str, channel: str, address: str, locale: str, now: datetime
 ) -> Identity:
-    """The identity for this key, creating a new person for a first-time sender."""
+    """The identity for this key, creating a new person for a first-time sender, unless a WhatsApp
+    number is one a person already proved is theirs on another channel: then it is that person's."""
     identity = await find_identity(session, key)
     if identity is None:
-        person = Person(locale=locale, created_at=now, last_seen_at=now)
+        person = await proven_owner(session, channel, address) or Person(locale=locale, created_at=now,
+                                                                          last_seen_at=now)
         identity = Identity(key=key, channel=channel, address=address, person=person, created_at=now)
         session.add(identity)
     identity.address = address
@@ -33,6 +36,23 @@ async def identify(
     identity.person.last_seen_at = now
     await session.flush()
     return identity
+
+
+async def proven_owner(session: AsyncSession, channel: str, address: str) -> Person | None:
+    """The person who proved this WhatsApp number theirs (by their own Telegram contact card)."""
+    if channel != "whatsapp":
+        return None
+    statement = (
+        select(Person).join(Identity, Identity.person_id == Person.id)
+        .where(Identity.phone_hash == phone_digest(address)).order_by(Identity.id).limit(1)
+    )
+    return (await session.execute(statement)).scalar_one_or_none()
+
+
+def phone_digest(phone: str) -> str:
+    """The hash a phone number is kept as (never the number itself), in E.164 first (`0812…` and
+    `62812…` become `+62812…`): for invites bound to a number, and numbers proven by a contact card."""
+    return hashlib.sha256((e164(phone) or phone).encode()).hexdigest()
 
 
 PHONE_START = re.compile(r"^(?:\+62|62|0)[0-9]")

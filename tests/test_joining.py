@@ -385,3 +385,26 @@ async def test_telegram_asks_for_the_contact_with_a_one_time_contact_button(bot:
         "one_time_keyboard": True,
         "resize_keyboard": True,
     }
+
+
+async def test_a_number_proven_on_telegram_first_makes_its_later_whatsapp_messages_the_same_person(
+    db: Database, engine: Engine
+) -> None:
+    """Siti links before she ever wrote on WhatsApp: only the hash of her number is kept, and her first
+    WhatsApp message is hers (her name, RW and savings), with no new person and no second registration."""
+    tg = on_telegram(engine, db)
+    await register(tg)
+    siti = await person_of(db, tg.sender)
+    await credit(db, siti, 30_000)
+    people = await count(db, "SELECT count(*) FROM person")
+    await open_link(tg)
+    assert await tg.share("0813 9999 0001", str(TELEGRAM_ID)) == [t("profile.link_not_found"), t("menu.ask")]
+    async with db.transaction() as session:
+        stored = (await session.execute(select(Identity.phone_hash).where(Identity.key == tg.sender))).scalar_one()
+    assert stored and "8139999" not in stored  # a hash, never the number
+
+    wa = on_whatsapp(engine, db, "+6281399990001")
+    [reply] = [r for r in await wa.send("halo") if r.choices]
+    assert await person_of(db, wa.sender) == siti and await count(db, "SELECT count(*) FROM person") == people
+    assert t("menu.register") not in [choice.label for choice in reply.choices]  # already a resident here
+    assert await total_savings(db, siti) == 30_000

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint, true
+from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint, text, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from storage.models.base import Base, BigId
@@ -17,6 +17,10 @@ class Person(Base):
     """Someone who talks to the bot; personal fields stay empty until they consent."""
 
     __tablename__ = "person"
+    __table_args__ = (  # registered residents per RW, counted from the index alone (coordinators' statistics)
+        Index("ix_person_registered", "rw_id", postgresql_where=text("consent_at IS NOT NULL"),
+              sqlite_where=text("consent_at IS NOT NULL")),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     locale: Mapped[str] = mapped_column(String(8))
@@ -46,6 +50,9 @@ class Identity(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_inbound_at: Mapped[datetime] = mapped_column(default=utcnow)
     unreachable_at: Mapped[datetime | None]
+    # The hash of a phone number the person proved is theirs (their own Telegram contact card): a
+    # WhatsApp identity appearing later with that number joins this person.
+    phone_hash: Mapped[str | None] = mapped_column(String(64), index=True)
 
     person: Mapped[Person] = relationship(back_populates="identities")
 
