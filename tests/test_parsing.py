@@ -1,8 +1,9 @@
-"""Our own tolerant parsers: every accepted and rejected form, and properties over arbitrary text."""
+"""Our own tolerant parsers: every accepted and rejected form, and properties: displays read back, units and
+multipliers consistent, order kept, limits refused and never clipped, only ParseError on arbitrary text."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 from babel.dates import get_day_names
@@ -15,6 +16,7 @@ from handlers.parsing import (
     REASONS,
     ParseError,
     parse_amount,
+    parse_date,
     parse_rw_number,
     parse_schedule_time,
     parse_weekday_time,
@@ -100,6 +102,49 @@ def test_grams_with_thousands_separators_read_exactly(grams: int, separator: str
     assert parse_weight(f"{grams:,}".replace(",", separator) + unit) == grams
 
 
+@QUICK
+@given(st.integers(1, 100), st.sampled_from(["kg", " kg", " kilo", " KG", " kilogram"]))
+def test_whole_kilograms_are_a_thousand_grams_each(kilos: int, unit: str) -> None:
+    assert parse_weight(f"{kilos}{unit}") == kilos * 1000
+    assert parse_weight(str(kilos)) == kilos * 1000  # a bare number is kilograms
+
+
+@QUICK
+@given(st.integers(1, 1000), st.sampled_from([" ons", "ons"]))
+def test_an_ons_is_a_hundred_grams(ons: int, unit: str) -> None:
+    assert parse_weight(f"{ons}{unit}") == ons * 100
+
+
+@QUICK
+@given(st.integers(0, 99), st.integers(1, 999), st.sampled_from([("kg", "g"), (" kilo", " gram"), (" kg", " gr")]))
+def test_kilograms_and_grams_add_up(kilos: int, grams: int, units: tuple[str, str]) -> None:
+    written = f"{kilos}{units[0]} {grams}{units[1]}" if kilos else f"{grams}{units[1]}"
+    assert parse_weight(written) == kilos * 1000 + grams
+
+
+@QUICK
+@given(st.integers(1, 999), st.sampled_from(["id", "en"]))
+def test_weights_under_a_kilogram_display_and_read_back_exactly(grams: int, locale: str) -> None:
+    assert parse_weight(weight(grams, locale)) == grams
+
+
+@QUICK
+@given(st.integers(1, 100_000), st.integers(1, 100_000))
+def test_weight_reading_keeps_the_order_of_the_amounts_written(first: int, second: int) -> None:
+    low, high = sorted((first, second))
+    assert parse_weight(f"{low / 1000:.3f} kg") <= parse_weight(f"{high / 1000:.3f} kg")
+
+
+@QUICK
+@given(st.integers(1, 300_000), st.integers(1, 200_000))
+def test_a_weight_over_the_limit_is_too_heavy_and_never_clipped(grams: int, limit: int) -> None:
+    try:
+        assert parse_weight(f"{grams} g", max_grams=limit) == grams
+        assert grams <= limit
+    except ParseError as error:
+        assert error.reason == "too_heavy" and grams > limit
+
+
 # --- Amounts -------------------------------------------------------------------------------
 
 AMOUNTS = {
@@ -148,6 +193,49 @@ def test_rupiah_display_reads_back(amount: int, locale: str) -> None:
 def test_dotted_thousands_read_back(amount: int, prefix: str, suffix: str) -> None:
     assert parse_amount(f"{amount:,}".replace(",", ".")) == amount
     assert parse_amount(prefix + f"{amount:,}".replace(",", ".") + suffix) == amount
+
+
+@QUICK
+@given(st.integers(1, 10**11))
+def test_plain_digits_read_as_themselves(amount: int) -> None:
+    assert parse_amount(str(amount)) == amount
+
+
+MULTIPLIER_WORDS = {"ribu": 10**3, "rb": 10**3, "k": 10**3, "juta": 10**6, "jt": 10**6, "miliar": 10**9, "M": 10**9}
+
+
+@QUICK
+@given(st.integers(1, 100), st.sampled_from(sorted(MULTIPLIER_WORDS)), st.sampled_from(["", " "]))
+def test_multipliers_multiply(count: int, word: str, space: str) -> None:
+    assert parse_amount(f"{count}{space}{word}") == count * MULTIPLIER_WORDS[word]
+
+
+@QUICK
+@given(st.integers(1, 999), st.integers(1, 9), st.sampled_from([",", "."]))
+def test_one_decimal_of_a_million_is_a_hundred_thousand(whole: int, tenth: int, separator: str) -> None:
+    assert parse_amount(f"{whole}{separator}{tenth} juta") == whole * 10**6 + tenth * 10**5
+
+
+@QUICK
+@given(st.integers(1, 99_999), st.integers(1, 999))
+def test_millions_and_thousands_add_up(millions: int, thousands: int) -> None:
+    assert parse_amount(f"{millions} juta {thousands} ribu") == millions * 10**6 + thousands * 10**3
+
+
+@QUICK
+@given(st.integers(1, 2 * 10**11), st.integers(1, 10**11))
+def test_an_amount_over_the_limit_is_too_much_and_never_clipped(amount: int, limit: int) -> None:
+    try:
+        assert parse_amount(rupiah(amount, "id"), max_rupiah=limit) == amount
+        assert amount <= limit
+    except ParseError as error:
+        assert error.reason == "too_much" and amount > limit
+
+
+@QUICK
+@given(st.integers(1, 10**11), st.sampled_from(["-", "- ", "Rp -", "-Rp", "-Rp "]))
+def test_a_minus_sign_anywhere_before_the_number_is_negative(amount: int, prefix: str) -> None:
+    assert reason(parse_amount, f"{prefix}{amount:,}".replace(",", ".")) == "negative"
 
 
 # --- RW numbers ----------------------------------------------------------------------------
@@ -308,6 +396,47 @@ def test_parsers_raise_only_parse_errors(text: str) -> None:
             parse(text)
         except ParseError as error:
             assert error.reason in REASONS
+
+
+# --- Dates (no time of day) ----------------------------------------------------------------
+
+TODAY = date(2026, 12, 3)  # a Thursday
+
+
+@QUICK
+@given(st.integers(0, 3 * 365), st.sampled_from(["id", "en"]))
+def test_a_shown_date_reads_back(days_ahead: int, locale: str) -> None:
+    day = TODAY + timedelta(days=days_ahead)
+    assert parse_date(date_long(day, locale), TODAY) == day
+    assert parse_date(f"{day.day}/{day.month}/{day.year}", TODAY) == day
+    assert parse_date(day.isoformat(), TODAY) == day
+
+
+@QUICK
+@given(st.integers(-3 * 365, 3 * 365))
+def test_a_date_without_a_year_is_its_nearest_occurrence(offset: int) -> None:
+    day = TODAY + timedelta(days=offset)
+    if (day.month, day.day) == (2, 29):
+        return  # not every year has it
+    read = parse_date(f"{day.day}/{day.month}", TODAY)
+    assert (read.month, read.day) == (day.month, day.day)
+    assert abs((read - TODAY).days) <= 183
+
+
+@QUICK
+@given(st.integers(0, 6), st.sampled_from(["id", "en"]), st.sampled_from(["wide", "abbreviated"]))
+def test_a_weekday_is_its_next_occurrence_today_included(weekday: int, locale: str, width: str) -> None:
+    read = parse_date(get_day_names(width, locale=locale)[weekday], TODAY)
+    assert read.weekday() == weekday and 0 <= (read - TODAY).days < 7
+
+
+@QUICK
+@given(st.one_of(st.text(), NEAR_MISSES), st.integers(0, 3 * 365))
+def test_dates_raise_only_parse_errors(text: str, days: int) -> None:
+    try:
+        parse_date(text, TODAY + timedelta(days=days))
+    except ParseError as error:
+        assert error.reason in REASONS
 
 
 def test_a_typed_choice_forgives_typos_in_words_but_never_in_numbers() -> None:
