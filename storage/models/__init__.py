@@ -14,6 +14,7 @@ from storage.models.core import (
 )
 from storage.models.places import RW, Kecamatan, Kelurahan, Kota
 from storage.models.roles import AuditEntry, Invite, InviteFailure, RoleGrant, RoleRW
+from storage.models.stats import MoverMonthly, ReporterCountMonthly, ReportersMonthly, VerifiedMonthly
 from storage.models.upgrading import (
     Collaborator,
     Offer,
@@ -71,4 +72,8 @@ __all__ = [
     "Outbox",
     "Person",
     "ScheduledOccurrence",
+    "MoverMonthly",
+    "ReporterCountMonthly",
+    "ReportersMonthly",
+    "VerifiedMonthly",
 ]
