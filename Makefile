@@ -6,14 +6,22 @@ PO     := $(wildcard locales/*/LC_MESSAGES/messages.po)
 MO     := $(PO:.po=.mo)
 KEYWORDS := -k N_ -k t -k say -k translate:2
 
-.PHONY: run test locales locales-extract locales-update clean
+.PHONY: run test bench bench-smoke locales locales-extract locales-update clean
 
 run: $(VENV)/.installed-run $(MO)
 	$(BIN)/ksbb db upgrade
 	$(BIN)/ksbb run
 
-test: $(VENV)/.installed-test $(MO)
+test: $(VENV)/.installed-bench $(MO)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m bench.run_all --smoke
+
+# Benchmarks (bench/README.md): full size, results kept in bench/results/; smoke: tiny, results not kept.
+bench: $(VENV)/.installed-bench $(MO)
+	$(BIN)/python -m bench.run_all
+
+bench-smoke: $(VENV)/.installed-bench $(MO)
+	$(BIN)/python -m bench.run_all --smoke
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "KSBB Bot needs Python 3.11 or newer")'
@@ -27,6 +35,10 @@ $(VENV)/.installed-run: pyproject.toml | $(BIN)/python
 $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -q -e '.[test]'
 	touch $@ $(VENV)/.installed-run
+
+$(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e '.[test,bench]'
+	touch $@ $(VENV)/.installed-test $(VENV)/.installed-run
 
 locales: $(MO)
 

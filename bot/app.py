@@ -22,7 +22,7 @@ from bot.settings import Settings, SettingsError
 from handlers import build_dialog
 from handlers.coordinator.broadcast_duty import broadcast_duty
 from handlers.coordinator.pledge_duty import pledge_duty
-from storage.db import Database
+from storage.db import Database, process_pool
 
 
 def process_owner() -> str:
@@ -35,7 +35,7 @@ class App:
 
     def __init__(self, settings: Settings, db: Database | None = None) -> None:
         self.settings = settings
-        self.db = db or Database(settings.database_url)
+        self.db = db or Database(settings.database_url, **process_pool(settings.database_url))
         self.owner = process_owner()
         self.limiter = make_limiter(self.db, settings)
         self.engine = Engine(

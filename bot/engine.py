@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from bot.i18n import translate
 from bot.logs import pseudonym
@@ -23,6 +24,9 @@ from storage.roles import roles_of
 from storage.types import utcnow
 
 log = logging.getLogger(__name__)
+
+# The database cannot be reached, or no pooled connection came free in time: not a bug of the step.
+UNAVAILABLE = (OperationalError, InterfaceError, PoolTimeout)
 
 HANDLED, DUPLICATE, FAILED = "handled", "duplicate", "failed"
 
@@ -53,14 +57,14 @@ class Engine:
         """Run the step in one transaction; on a bug, record the failure and apologise instead."""
         try:
             return await self._handle(message)
-        except (OperationalError, InterfaceError) as exc:
-            raise DatabaseUnavailable(str(exc.orig or exc)[:200]) from exc
+        except UNAVAILABLE as exc:
+            raise DatabaseUnavailable(str(getattr(exc, "orig", None) or exc)[:200]) from exc
         except Exception:
             log.exception("step failed for %s (update %s)", pseudonym(message.sender), message.platform_id)
         try:
             return await self._record_failure(message)
-        except (OperationalError, InterfaceError) as exc:
-            raise DatabaseUnavailable(str(exc.orig or exc)[:200]) from exc
+        except UNAVAILABLE as exc:
+            raise DatabaseUnavailable(str(getattr(exc, "orig", None) or exc)[:200]) from exc
 
     async def _handle(self, message: Inbound) -> Outcome:
         now = utcnow()

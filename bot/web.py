@@ -11,7 +11,7 @@ import hmac
 import json
 import logging
 import mimetypes
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from urllib.parse import parse_qsl
@@ -80,7 +80,7 @@ async def read_body(request: Request, limit: int = MAX_BODY) -> bytes:
 def create_app(db: Database, engine: Engine, hooks: Webhooks) -> Starlette:
     """The ASGI app."""
 
-    async def handle(inbound: Inbound, ok: Response, then: Callable[[], Awaitable[None]] | None = None) -> Response:
+    async def handle(inbound: Inbound, ok: Response) -> Response:
         """One transaction for the message, then the replies are sent after answering."""
         try:
             outcome = await engine.handle(inbound)
@@ -90,9 +90,12 @@ def create_app(db: Database, engine: Engine, hooks: Webhooks) -> Starlette:
         sender = hooks.senders[inbound.channel]
 
         async def after() -> None:
-            await sender.deliver(outcome.reply_ids)
-            if then is not None:
-                await then()
+            # Raised into uvicorn, an error would close the connection and drop the next update sent on it;
+            # the replies stay leased, and any sender takes them over when the lease runs out.
+            try:
+                await sender.deliver(outcome.reply_ids)
+            except Exception:
+                log.exception("replies to %s message %s left for the sender", inbound.channel, inbound.platform_id)
 
         ok.background = BackgroundTask(after)
         return ok
@@ -112,15 +115,12 @@ def create_app(db: Database, engine: Engine, hooks: Webhooks) -> Starlette:
         inbound = telegram_inbound(update, str(bot.id))
         if inbound is None:
             return Response(status_code=200)
-
-        async def answer_callback() -> None:
-            if update.callback_query is not None:
-                try:
-                    await update.callback_query.answer()
-                except Exception:  # an expired callback query is not worth a log line with data
-                    log.info("callback query could not be answered")
-
-        return await handle(inbound, Response(status_code=200), answer_callback)
+        if update.callback_query is None:
+            return await handle(inbound, Response(status_code=200))
+        # A tapped button is answered in the webhook's response (Telegram runs a Bot API method given
+        # there), which stops the button's spinner without a request of our own.
+        answer = {"method": "answerCallbackQuery", "callback_query_id": update.callback_query.id}
+        return await handle(inbound, JSONResponse(answer))
 
     async def signed_form(request: Request) -> dict[str, str] | Response:
         """The form Twilio posted, or the answer to a request that is not one (404 without Twilio

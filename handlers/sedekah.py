@@ -12,9 +12,10 @@ from fractions import Fraction
 from bot.formatting import progress_bar, rupiah
 from bot.i18n import N_
 from bot.messages import Inbound
+from handlers import registration
 from handlers.dialog import MENU, TEXT, Context, Raw, Step
 from handlers.parsing import NEGATIVE, TOO_MUCH, ZERO, ParseError, parse_amount
-from handlers.withdraw import funded, has_account
+from handlers.withdraw import funded
 from storage import places
 from storage.audit import audit
 from storage.ledger import balance
@@ -41,7 +42,7 @@ class State(StrEnum):
 
 async def can_give(ctx: Context) -> bool:
     """A registered resident with a verified balance above zero at some waste bank."""
-    return await has_account(ctx) and bool(await funded(ctx))
+    return registration.is_resident(ctx.person) and bool(await funded(ctx))
 
 
 async def place(ctx: Context, rw_id: int | None) -> dict[str, str]:

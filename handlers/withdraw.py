@@ -33,10 +33,8 @@ async def has_account(ctx: Context) -> bool:
 
 
 async def funded(ctx: Context) -> list[tuple[Account, int]]:
-    """The resident's accounts with something to withdraw, and their balances."""
-    accounts = await banks.accounts_of(ctx.session, ctx.person.id)
-    balances = [(account, await balance(ctx.session, account.id)) for account in accounts]
-    return [(account, amount) for account, amount in balances if amount > 0]
+    """The resident's accounts with something to withdraw, and their balances (one query)."""
+    return [(account, amount) for account, amount in await banks.savings(ctx.session, ctx.person.id) if amount > 0]
 
 
 async def begin(ctx: Context) -> str:

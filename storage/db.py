@@ -34,7 +34,13 @@ def is_sqlite(engine: AsyncEngine) -> bool:
 
 
 def create_engine(url: str, **kwargs: object) -> AsyncEngine:
-    """An async engine; on SQLite with WAL, foreign keys and `BEGIN IMMEDIATE` for every transaction."""
+    """An async engine; on SQLite with WAL, foreign keys and `BEGIN IMMEDIATE` for every transaction.
+
+    On PostgreSQL a pooled connection is pinged when taken from the pool: after the database was away while
+    the pool sat idle (a restart, a failover, a cut at night), the next update then gets a fresh connection
+    instead of a 503 and a redelivery (tests/test_database_cut.py)."""
+    if make_url(url).get_backend_name() != "sqlite":
+        kwargs.setdefault("pool_pre_ping", True)
     engine = create_async_engine(async_url(url), **kwargs)
     if is_sqlite(engine):
         _configure_sqlite(engine)
@@ -77,3 +83,11 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+def process_pool(url: str) -> dict[str, object]:
+    """Pool settings for a bot process. On SQLite one connection: every transaction there takes the write lock
+    (`BEGIN IMMEDIATE`), so they run one at a time anyway, and they then wait their turn in the process, in
+    order, instead of polling SQLite's lock, whose waits are unfair: under a burst of webhook requests some
+    outlasted busy_timeout and failed (bench/README.md, intake)."""
+    return {"pool_size": 1, "max_overflow": 0} if make_url(url).get_backend_name() == "sqlite" else {}

@@ -8,32 +8,23 @@ is lost and at most one batch (30) goes out twice. PostgreSQL only: the workers 
 from __future__ import annotations
 
 import asyncio
-import html
 import itertools
-import os
-import signal
 import statistics
-import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO
 
 import pytest
 from pydantic import SecretStr
-from sqlalchemy import text
 
 from bot.app import App
 from bot.channels.telegram.polling import Poller
 from bot.channels.telegram.transport import TelegramTransport
 from bot.settings import Settings
-from storage import broadcasts
 from storage.db import Database
-from storage.places import get_or_create_rw
-from storage.types import utcnow
-from tests.conftest import ROOT, TOKEN, count
+from tests.conftest import TOKEN, count
+from tests.fakes.broadcasting import BotProcesses, broadcast_now, residents, tally, telegram_chat, telegram_text
 from tests.fakes.telegram_api import FakeBotAPI
 
 RECIPIENTS = 2000
@@ -42,7 +33,6 @@ CHAT_IDS_FROM = 5_000_000
 CHATTERS = range(9_000_001, 9_000_007)
 CHAT_EVERY = 2.2  # seconds between one chatting person's messages, within their chat's 1 per second
 BATCH = 30
-GELORA = "31.71.07.1001"  # an RW without a waste bank, so no weighing reminders join the traffic
 
 
 @pytest.fixture
@@ -58,79 +48,30 @@ def strict_fake() -> Iterator[FakeBotAPI]:
         yield fake
 
 
-class Workers:
-    """`ksbb worker` subprocesses against the fake, each logging to its own file."""
-
-    def __init__(self, database_url: str, fake: FakeBotAPI, logs: Path) -> None:
-        self.env = {
-            **os.environ,
-            "DATABASE_URL": database_url,
-            "TELEGRAM_BOT_TOKEN": TOKEN,
-            "TELEGRAM_API_BASE_URL": fake.base_url,
-            "TELEGRAM_GLOBAL_PER_SECOND": str(RATE),
-            "TELEGRAM_CHAT_BURST": "3",
-            "TELEGRAM_CHAT_PER_SECOND": "1",
-            "SENDER_LEASE_SECONDS": "3",
-            "SENDER_IDLE_SECONDS": "0.1",
-            "LOG_LEVEL": "WARNING",
-        }
-        self.logs = logs
-        self.processes: list[subprocess.Popen[bytes]] = []
-        self.files: list[IO[bytes]] = []
-
-    def start(self) -> subprocess.Popen[bytes]:
-        self.files.append(open(self.logs / f"worker-{len(self.processes)}.log", "wb"))  # noqa: SIM115
-        process = subprocess.Popen([sys.executable, "-m", "bot.cli", "worker"], env=self.env, cwd=ROOT,
-                                   stdout=self.files[-1], stderr=subprocess.STDOUT)
-        self.processes.append(process)
-        return process
-
-    def stop(self) -> None:
-        for process in self.processes:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for process in self.processes:
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        for file in self.files:
-            file.close()
-
-    def stopped_cleanly(self) -> bool:
-        return all(process.returncode in (0, -signal.SIGKILL) for process in self.processes)
-
-
-async def residents(db: Database, n: int) -> int:
-    """n registered residents of one RW, each with a Telegram identity, written set-based; the RW."""
-    async with db.transaction() as session:
-        rw = (await get_or_create_rw(session, GELORA, 7)).id
-        await session.execute(text(
-            "INSERT INTO person (locale, locale_chosen, name, consent_version, consent_at, rw_id, reminders,"
-            " created_at, last_seen_at) SELECT 'id', true, 'Warga ' || g, '2026-11', now(), :rw, true, now(), now()"
-            " FROM generate_series(1, :n) AS g"
-        ), {"rw": rw, "n": n})
-        await session.execute(text(
-            "INSERT INTO channel_identity (person_id, key, channel, address, created_at, last_inbound_at)"
-            " SELECT id, 'telegram:' || (:base + id), 'telegram', (:base + id)::text, now(), now()"
-            " FROM person WHERE rw_id = :rw"
-        ), {"rw": rw, "base": CHAT_IDS_FROM})
-    return rw
+def workers(database_url: str, fake: FakeBotAPI, logs: Path) -> BotProcesses:
+    """`ksbb worker` processes against the fake, at the test's raised limits."""
+    return BotProcesses({
+        "DATABASE_URL": database_url,
+        "TELEGRAM_BOT_TOKEN": TOKEN,
+        "TELEGRAM_API_BASE_URL": fake.base_url,
+        "TELEGRAM_GLOBAL_PER_SECOND": str(RATE),
+        "TELEGRAM_CHAT_BURST": "3",
+        "TELEGRAM_CHAT_PER_SECOND": "1",
+        "SENDER_LEASE_SECONDS": "3",
+        "SENDER_IDLE_SECONDS": "0.1",
+    }, logs)
 
 
 async def broadcast(db: Database, rw: int, body: str) -> int:
     """Sent now: the rows are written in the broadcast's own transaction."""
-    async with db.transaction() as session:
-        created = await broadcasts.create(session, None, broadcasts.segment_rws([rw]), body, utcnow())
-        assert await broadcasts.enqueue(session, created, utcnow()) == RECIPIENTS
-        return created.id
+    broadcast_id, recipients = await broadcast_now(db, rw, body)
+    assert recipients == RECIPIENTS
+    return broadcast_id
 
 
 def received(fake: FakeBotAPI, body: str) -> Counter[int]:
     """How many times each chat got the broadcast."""
-    escaped = html.escape(body)
-    return Counter(call.chat_id for call in fake.delivered if call.text == escaped)
+    return tally(((call.chat_id, call.text) for call in fake.delivered), telegram_text(body))
 
 
 async def chatting(fake: FakeBotAPI, user_id: int, until: asyncio.Event) -> list[tuple[float, float]]:
@@ -173,7 +114,7 @@ async def deliver(
     finally:
         done.set()
     turns = [turn for chat in await asyncio.gather(*chats) for turn in chat]
-    escaped = html.escape(body)
+    escaped = telegram_text(body)
     times = sorted(call.monotonic for call in fake.delivered if call.text == escaped)
     latencies = [latency for started, latency in turns if began <= started <= ended]
     assert len(latencies) >= 10
@@ -199,15 +140,15 @@ async def test_two_thousand_recipients_get_it_once_with_replies_ahead_even_after
         sender_lease_seconds=3.0,
     )
     app = App(settings)
-    rw = await residents(app.db, RECIPIENTS)
-    workers = Workers(postgres, fake, tmp_path)
+    rw = await residents(app.db, RECIPIENTS, "telegram", telegram_chat(CHAT_IDS_FROM))
+    processes = workers(postgres, fake, tmp_path)
     bot = app.telegram()
     await bot.initialize()
     stop = asyncio.Event()
     poller = Poller(bot, app.engine, app.sender([TelegramTransport(bot)]), timeout=1, retry_seconds=0.1)
     answering = asyncio.create_task(poller.run(stop))  # the third process: replies only, no draining
     try:
-        first, second = workers.start(), workers.start()
+        first, second = processes.start("worker"), processes.start("worker")
         await fake.wait_for_async(lambda: fake.calls["getMe"] >= 3, timeout=30)
 
         latencies, rate = await deliver(app.db, fake, "Siaran pertama: kerja bakti Minggu pagi", rw)
@@ -220,10 +161,9 @@ async def test_two_thousand_recipients_get_it_once_with_replies_ahead_even_after
 
         def kill_halfway(delivered: int) -> None:
             if not killed and delivered >= RECIPIENTS // 2:
-                first.send_signal(signal.SIGKILL)
-                first.wait()
+                processes.kill(first)
                 killed.append(delivered)
-                workers.start()
+                processes.start("worker")
 
         body = "Siaran kedua: jadwal penimbangan Sabtu"
         latencies_after, rate_after = await deliver(app.db, fake, body, rw, during=kill_halfway)
@@ -244,6 +184,6 @@ async def test_two_thousand_recipients_get_it_once_with_replies_ahead_even_after
         stop.set()
         await answering
         await bot.shutdown()
-        workers.stop()
+        processes.stop()
         await app.db.dispose()
-    assert workers.stopped_cleanly(), [p.returncode for p in workers.processes]
+    assert processes.stopped_cleanly(), [p.returncode for p in processes.processes]

@@ -123,6 +123,16 @@ async def test_an_unreachable_database_is_reported_so_the_update_is_delivered_ag
     await asyncio.sleep(0.1)  # let aiosqlite's worker thread report its failed connect before the loop closes
 
 
+async def test_no_free_pooled_connection_is_reported_so_the_update_is_delivered_again(database_url: str) -> None:
+    """An overloaded process whose pool stays busy answers 503 (Telegram delivers again), not an apology."""
+    database = Database(database_url, pool_size=1, max_overflow=0, pool_timeout=0.2)
+    async with database.engine.connect():  # the pool's only connection, held elsewhere
+        with pytest.raises(DatabaseUnavailable):
+            await make_engine(database).handle(inbound("siti", "/start"))
+    assert await count(database, "SELECT count(*) FROM inbound_record") == 0
+    await database.dispose()
+
+
 async def test_group_chats_get_one_line_and_nothing_is_stored_about_people(db: Database) -> None:
     chat = Direct(make_engine(db), db)
     assert await chat.texts("/start", private=False) == [id_("group.private_only")]
