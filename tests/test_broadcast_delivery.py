@@ -104,7 +104,7 @@ async def deliver(
         began = time.monotonic()
         broadcast_id = await broadcast(db, rw, body)
         while (got := len(received(fake, body))) < RECIPIENTS or await pending(db, broadcast_id):
-            assert time.monotonic() < began + 40, f"{got} of {RECIPIENTS} delivered in time"
+            assert time.monotonic() < began + 180, f"{got} of {RECIPIENTS} delivered before the hang guard"
             if during is not None:
                 during(got)
             await asyncio.sleep(0.2)
