@@ -278,7 +278,7 @@ async def drill(platform: Platform, db: Database, drainer: Drainer, rw: int, siz
 
 def analyse(platform: Platform, backend: str, size: Size, expected: set[object], chatting: Chatting, began: float,
             killed_at: tuple[float, int] | None, statuses: dict[str, int],
-            grants: list[tuple[float, object]]) -> dict[str, Any]:
+            grants: list[tuple[float, object, float]]) -> dict[str, Any]:
     """The figures of one drill from the fake's log and our limiter's grants."""
     sends = platform.sends()
     delivered = [s for s in sends if s.ok]
@@ -330,25 +330,27 @@ def analyse(platform: Platform, backend: str, size: Size, expected: set[object],
     }
 
 
-def _grants(path: Path, platform: Platform) -> list[tuple[float, object]]:
-    """Our limiter's grants on the platform's channel (bench/traced.py): (moment, chat)."""
+def _grants(path: Path, platform: Platform) -> list[tuple[float, object, float]]:
+    """Our limiter's grants on the platform's channel (bench/traced.py): (moment let go, chat, seconds after the
+    moment the limiter recorded)."""
     found = []
     for line in path.read_text().splitlines() if path.exists() else []:
-        moment, channel, address, _ = line.split()
+        moment, channel, address, _, late = line.split()
         if channel == platform.name.lower():
-            found.append((float(moment), platform.recipient(address)))
+            found.append((float(moment), platform.recipient(address), float(late) / 1000))
     return found
 
 
-def _pacing(grants: list[tuple[float, object]], sends: list[Send], limit: int, start: float, end: float
+def _pacing(grants: list[tuple[float, object, float]], sends: list[Send], limit: int, start: float, end: float
             ) -> dict[str, Any]:
-    """Our own pacing, from the grants: the most in any second, the 429s that our pacing caused (more than `limit`
-    grants in the second before that send's grant), and how long after its grant each send reached the platform
-    (the spread of that delay is jitter the limiter's margin must absorb)."""
-    granted = sorted(moment for moment, _ in grants)
+    """Our own pacing, from the grants: the most let go in any second, the 429s that our pacing caused (`limit`
+    sends let go in the second before that one), how long after the moment the limiter recorded each send was let
+    go, and how long after that it reached the platform (the spread of both is what the limiter's margin absorbs)."""
+    granted = sorted(moment for moment, _, _ in grants)
     per_chat: dict[object, list[float]] = defaultdict(list)
-    for moment, chat in grants:
+    for moment, chat, _ in grants:
         per_chat[chat].append(moment)
+    late = [after for moment, _, after in grants if start <= moment <= end]
     attempts: dict[object, list[Send]] = defaultdict(list)
     for send in sends:
         attempts[send.chat].append(send)
@@ -362,7 +364,8 @@ def _pacing(grants: list[tuple[float, object]], sends: list[Send], limit: int, s
     return {
         "our_most_in_any_second": max_in_any_window(t for t in granted if start <= t <= end),
         "throttled_429_by_our_pacing": ours,
-        "arrival_after_grant_ms": {p: round(1000 * common.percentile(delays, p), 1) for p in (1, 50, 99)},
+        "let_go_after_recorded_ms": {p: round(1000 * common.percentile(late, p), 1) for p in (1, 50, 99)},
+        "arrival_after_let_go_ms": {p: round(1000 * common.percentile(delays, p), 1) for p in (1, 50, 99)},
     }
 
 

@@ -1,24 +1,38 @@
 """`python -m bench.traced GRANTS ksbb-arguments…`: `ksbb` as usual, except that every token the send limiter
-grants is written to the file GRANTS (appended, one line each: the moment on this machine's monotonic clock, the
-channel, the address, the priority), so a benchmark can tell our pacing from what the platform saw."""
+grants is written to the file GRANTS (appended, one line each: the moment the sender was let go, on this machine's
+monotonic clock; the channel; the address; the priority; and how many milliseconds after the moment the limiter
+recorded for the send it was let go), so a benchmark can tell our pacing from what the platform saw."""
 
 from __future__ import annotations
 
 import sys
 import time
+from contextvars import ContextVar
 
 from bot import limiter
+
+_recorded: ContextVar[float] = ContextVar("recorded", default=0.0)
 
 
 def trace_grants(path: str) -> None:
     """Make every limiter of this process write its grants to `path`."""
     log = open(path, "a", buffering=1)  # noqa: SIM115 (open for the process's life; line writes are atomic)
-    acquire = limiter._QueuedLimiter.acquire
+    acquire, take = limiter._QueuedLimiter.acquire, limiter.take
+
+    def recording(state: limiter.State, now: float, rule: limiter.Rules) -> limiter.Decision:
+        decision = take(state, now, rule)
+        if decision.allowed:
+            _recorded.set(now)  # the database's clock (epoch) for DatabaseLimiter, time.monotonic() in memory
+        return decision
 
     async def traced(self: limiter._QueuedLimiter, channel: str, address: str, priority: limiter.Priority) -> None:
         await acquire(self, channel, address, priority)
-        log.write(f"{time.monotonic():.6f} {channel} {address} {int(priority)}\n")
+        released = time.monotonic()
+        clock = time.time() if isinstance(self, limiter.DatabaseLimiter) else released
+        late = (clock - _recorded.get()) * 1000 if _recorded.get() else 0.0
+        log.write(f"{released:.6f} {channel} {address} {int(priority)} {late:.1f}\n")
 
+    limiter.take = recording  # type: ignore[assignment]
     limiter._QueuedLimiter.acquire = traced  # type: ignore[method-assign]
 
 
