@@ -9,6 +9,7 @@ from datetime import datetime
 
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n import translate
 from bot.logs import pseudonym
@@ -17,7 +18,7 @@ from handlers.dialog import Context, Dialog
 from storage import outbox
 from storage.conversations import lock_conversation
 from storage.db import Database
-from storage.inbound import attach_person, record_inbound
+from storage.inbound import record_inbound
 from storage.outbox import Priority
 from storage.people import find_identity, identify
 from storage.roles import roles_of
@@ -31,14 +32,30 @@ UNAVAILABLE = (OperationalError, InterfaceError, PoolTimeout)
 HANDLED, DUPLICATE, FAILED = "handled", "duplicate", "failed"
 
 
+class Duplicate(Exception):
+    """The update was handled before: whatever its step began is rolled back."""
+
+
+async def _record(session: AsyncSession, message: Inbound, status: str, now: datetime, person_id: int | None = None) -> None:
+    """The inbound record that makes a redelivery a duplicate; raises Duplicate if it exists already."""
+    if not await record_inbound(session, message.channel, message.bot, message.platform_id, status, now, person_id):
+        raise Duplicate
+
+
 class DatabaseUnavailable(Exception):
     """The database could not be reached; the platform should deliver the update again."""
 
 
 @dataclass(frozen=True)
 class Outcome:
+    """How an inbound message ended, with its replies as written (committed, leased to this process)."""
+
     status: str
-    reply_ids: tuple[int, ...] = ()
+    replies: tuple[outbox.Outbox, ...] = ()
+
+    @property
+    def reply_ids(self) -> tuple[int, ...]:
+        return tuple(row.id for row in self.replies)
 
 
 class Engine:
@@ -67,47 +84,47 @@ class Engine:
             raise DatabaseUnavailable(str(getattr(exc, "orig", None) or exc)[:200]) from exc
 
     async def _handle(self, message: Inbound) -> Outcome:
-        now = utcnow()
-        async with self.db.transaction() as session:
-            record_id = await record_inbound(
-                session, message.channel, message.bot, message.platform_id, HANDLED, now
-            )
-            if record_id is None:
-                return Outcome(DUPLICATE)
-            if not message.private:
-                row = self._row(message, Reply(translate(self.default_locale, "group.private_only")), None, now)
-                session.add(row)
-                await session.flush()
-                return Outcome(HANDLED, (row.id,))
-            identity = await identify(
-                session, message.sender, message.channel, message.address, self.default_locale, now
-            )
-            conversation = await lock_conversation(session, identity.person_id, now)
-            ctx = Context(
-                session, identity.person, identity, now, copy.deepcopy(conversation.data),
-                roles=await roles_of(session, identity.person_id), terms=self.dialog.terms,
-                templates=self.dialog.templates,
-            )
-            await self.dialog.turn(ctx, conversation, message)
-            person_id = None if ctx.erased else identity.person_id
-            rows = [self._row(message, reply, person_id, now) for reply in ctx.replies]
-            session.add_all(rows)
+        try:
+            async with self.db.transaction() as session:
+                return await self._step(session, message, utcnow())
+        except Duplicate:
+            return Outcome(DUPLICATE)
+
+    async def _step(self, session: AsyncSession, message: Inbound, now: datetime) -> Outcome:
+        if not message.private:
+            await _record(session, message, HANDLED, now)
+            row = self._row(message, Reply(translate(self.default_locale, "group.private_only")), None, now)
+            session.add(row)
             await session.flush()
-            if person_id is not None:
-                await attach_person(session, record_id, person_id)
-            return Outcome(HANDLED, tuple(row.id for row in rows))
+            return Outcome(HANDLED, (row,))
+        identity = await identify(session, message.sender, message.channel, message.address, self.default_locale, now)
+        await _record(session, message, HANDLED, now, identity.person_id)
+        conversation = await lock_conversation(session, identity.person_id, now)
+        ctx = Context(
+            session, identity.person, identity, now, copy.deepcopy(conversation.data),
+            roles=await roles_of(session, identity.person_id), terms=self.dialog.terms,
+            templates=self.dialog.templates,
+        )
+        await self.dialog.turn(ctx, conversation, message)
+        if ctx.erased:  # the record went with the person; kept anonymous, so a redelivery is still a duplicate
+            await _record(session, message, HANDLED, now)
+        person_id = None if ctx.erased else identity.person_id
+        rows = [self._row(message, reply, person_id, now) for reply in ctx.replies]
+        session.add_all(rows)
+        await session.flush()
+        return Outcome(HANDLED, tuple(rows))
 
     async def _record_failure(self, message: Inbound) -> Outcome:
         now = utcnow()
         async with self.db.transaction() as session:
-            if await record_inbound(session, message.channel, message.bot, message.platform_id, FAILED, now) is None:
+            if not await record_inbound(session, message.channel, message.bot, message.platform_id, FAILED, now):
                 return Outcome(DUPLICATE)
             identity = await find_identity(session, message.sender)
             locale = identity.person.locale if identity else self.default_locale
             row = self._row(message, Reply(translate(locale, "error.apology")), identity.person_id if identity else None, now)
             session.add(row)
             await session.flush()
-            return Outcome(FAILED, (row.id,))
+            return Outcome(FAILED, (row,))
 
     def _row(self, message: Inbound, reply: Reply, person_id: int | None, now: datetime) -> outbox.Outbox:
         return outbox.new_row(

@@ -34,6 +34,11 @@ def _language(locale: str) -> str:
     return language if language in _CURRENCY_PATTERNS else "en"
 
 
+def rw_name(number: int, kelurahan: str) -> str:
+    """`RW 005 Karet Tengsin`: an RW as every list and message names it."""
+    return f"RW {number:03d} {kelurahan}"
+
+
 def rupiah(amount: int, locale: str) -> str:
     """Whole Rupiah: `Rp12.500`, `-Rp12.500`; English `IDR 12,500`."""
     pattern = _CURRENCY_PATTERNS[_language(locale)]

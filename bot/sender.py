@@ -78,13 +78,11 @@ class Sender:
         self._chat_locks: dict[tuple[str, str], asyncio.Lock] = {}
         self.wake = asyncio.Event()
 
-    async def deliver(self, ids: Sequence[int]) -> None:
-        """Send the rows this process leased when it handled an update (its replies)."""
-        if not ids:
-            return
-        async with self.db.transaction() as session:
-            rows = await outbox.leased(session, self.owner, ids)
-        await self._send(rows)
+    async def deliver(self, rows: Sequence[Outbox]) -> None:
+        """Send the rows this process leased when it handled an update (its replies), as they were
+        written; any whose lease ran out meanwhile are left to the sender that took them over."""
+        now = utcnow()
+        await self._send([row for row in rows if row.lease_until is not None and row.lease_until > now])
 
     async def drain_once(self, address: str | None = None) -> int:
         """Claim and send one batch of due rows; returns how many were claimed."""
@@ -115,63 +113,60 @@ class Sender:
                     await asyncio.wait_for(_first(stop.wait(), self.wake.wait()), self.idle_seconds)
 
     async def _send(self, rows: list[Outbox]) -> None:
+        """Send a batch, then record every outcome in one transaction (a crash in between sends the
+        batch's sent rows again once their lease runs out: at most one batch twice)."""
         if not rows:
             return
         pending = {row.id for row in rows}
+        outcomes: list[Outcome] = []
         renewer = asyncio.create_task(self._renew(pending))
         try:
             chats = [list(group) for _, group in groupby(sorted(rows, key=_chat_order), key=_chat)]
-            await asyncio.gather(*(self._send_chat(chat, pending) for chat in chats))
+            await asyncio.gather(*(self._send_chat(chat, pending, outcomes) for chat in chats))
         finally:
             renewer.cancel()
+            await self._record(outcomes)
 
-    async def _send_chat(self, rows: list[Outbox], pending: set[int]) -> None:
+    async def _send_chat(self, rows: list[Outbox], pending: set[int], outcomes: list[Outcome]) -> None:
         """Send one chat's rows in order; a throttled row holds back the ones after it."""
         lock = self._chat_locks.setdefault((rows[0].channel, rows[0].address), asyncio.Lock())
         async with lock:
             for index, row in enumerate(rows):
-                retry_after = await self._send_one(row)
+                outcome = await self._send_one(row)
+                outcomes.append(outcome)
                 pending.discard(row.id)
-                if retry_after is not None:
-                    await self._postpone(rows[index + 1 :], retry_after)
+                if outcome.retry_after is not None:
+                    not_before = utcnow() + timedelta(seconds=outcome.retry_after)
+                    outcomes.extend(Outcome(later, {"not_before": not_before}) for later in rows[index + 1 :])
                     pending.difference_update(r.id for r in rows)
                     return
 
-    async def _send_one(self, row: Outbox) -> float | None:
-        """Send a row and record the outcome; returns the wait when the platform throttled us."""
+    async def _send_one(self, row: Outbox) -> Outcome:
+        """Send a row; the outcome says what to record and whether the platform throttled us."""
         reply = replace(Reply.from_body(row.body), row_id=row.id)
         if reply.expires_at is not None and reply.expires_at <= utcnow():
-            await self._finish(row, status=outbox.EXPIRED)
-            return None
+            return Outcome(row, {"status": outbox.EXPIRED})
         try:
             reply, platform_id = await self._transmit(row, reply)
         except Held as held:
-            await self._finish(row, **held.values)
+            return Outcome(row, held.values)
         except Throttled as exc:
-            await self._finish(row, not_before=utcnow() + timedelta(seconds=exc.retry_after))
-            return exc.retry_after
+            return Outcome(row, {"not_before": utcnow() + timedelta(seconds=exc.retry_after)}, exc.retry_after)
         except Unreachable as exc:
-            await self._finish(row, status=outbox.UNREACHABLE, error="unreachable", unreachable=True,
-                               opted_out=isinstance(exc, OptedOut))
+            return Outcome(row, {"status": outbox.UNREACHABLE, "error": "unreachable"}, unreachable=True,
+                           opted_out=isinstance(exc, OptedOut))
         except Permanent as exc:
-            await self._finish(row, status=outbox.FAILED, error=str(exc)[:200], attempts=row.attempts + 1)
+            return Outcome(row, {"status": outbox.FAILED, "error": str(exc)[:200], "attempts": row.attempts + 1})
         except Exception as exc:  # transient: network, 5xx, anything unexpected
             attempts = row.attempts + 1
             if attempts >= self.max_attempts:
-                await self._finish(row, status=outbox.FAILED, error=type(exc).__name__, attempts=attempts)
-            else:
-                backoff = timedelta(seconds=min(self.retry_base_seconds * 2 ** (attempts - 1), 300))
-                await self._finish(row, attempts=attempts, not_before=utcnow() + backoff, error=type(exc).__name__)
-        else:
-            if row.body.get("forget"):
-                async with self.db.transaction() as session:
-                    await outbox.forget(session, row.id)
-            else:
-                await self._finish(
-                    row, status=outbox.SENT, sent_at=utcnow(), attempts=row.attempts + 1,
-                    platform_message_id=platform_id, template_sid=reply.template.sid if reply.template else None,
-                )
-        return None
+                return Outcome(row, {"status": outbox.FAILED, "error": type(exc).__name__, "attempts": attempts})
+            backoff = timedelta(seconds=min(self.retry_base_seconds * 2 ** (attempts - 1), 300))
+            return Outcome(row, {"attempts": attempts, "not_before": utcnow() + backoff, "error": type(exc).__name__})
+        return Outcome(row, {
+            "status": outbox.SENT, "sent_at": utcnow(), "attempts": row.attempts + 1,
+            "platform_message_id": platform_id, "template_sid": reply.template.sid if reply.template else None,
+        }, forget=bool(row.body.get("forget")))
 
     async def _transmit(self, row: Outbox, reply: Reply) -> tuple[Reply, str | None]:
         """Through the row's gate (if its platform has one) and the limiter to the platform; a reply the
@@ -188,25 +183,29 @@ class Sender:
         await self.limiter.acquire(row.channel, row.address, Priority(row.priority))
         return reply, await self.transports[row.channel].send(row.address, reply)
 
-    async def _finish(self, row: Outbox, unreachable: bool = False, opted_out: bool = False, **values: object) -> None:
+    async def _record(self, outcomes: list[Outcome]) -> None:
+        """Every outcome of a batch in one transaction: the rows' new values (sent rows that must not
+        outlive their delivery deleted), unreachable identities and people who opted out marked."""
+        if not outcomes:
+            return
+        now = utcnow()
         async with self.db.transaction() as session:
-            await outbox.finish(session, row.id, self.owner, **values)
-            if unreachable:
-                await session.execute(
-                    update(Identity)
-                    .where(Identity.channel == row.channel, Identity.address == row.address)
-                    .values(unreachable_at=utcnow())
-                )
-            if opted_out and row.person_id is not None:
-                await session.execute(
-                    update(Person).where(Person.id == row.person_id, Person.opted_out_at.is_(None))
-                    .values(opted_out_at=utcnow())
-                )
-
-    async def _postpone(self, rows: list[Outbox], retry_after: float) -> None:
-        not_before = utcnow() + timedelta(seconds=retry_after)
-        for row in rows:
-            await self._finish(row, not_before=not_before)
+            await outbox.finish(session, self.owner, ((o.row.id, o.values) for o in outcomes if not o.forget))
+            forgotten = [o.row.id for o in outcomes if o.forget]
+            if forgotten:
+                await outbox.forget(session, forgotten)
+            for o in outcomes:
+                if o.unreachable:
+                    await session.execute(
+                        update(Identity)
+                        .where(Identity.channel == o.row.channel, Identity.address == o.row.address)
+                        .values(unreachable_at=now)
+                    )
+                if o.opted_out and o.row.person_id is not None:
+                    await session.execute(
+                        update(Person).where(Person.id == o.row.person_id, Person.opted_out_at.is_(None))
+                        .values(opted_out_at=now)
+                    )
 
     async def _renew(self, pending: set[int]) -> None:
         """Keep the lease on rows still waiting for the limiter, so nobody else takes them."""
@@ -216,6 +215,18 @@ class Sender:
                 async with self.db.transaction() as session:
                     until = utcnow() + timedelta(seconds=self.lease_seconds)
                     await outbox.renew(session, self.owner, list(pending), until)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one row: the values to record, and the platform's wait when it throttled us."""
+
+    row: Outbox
+    values: dict[str, Any]
+    retry_after: float | None = None
+    unreachable: bool = False
+    opted_out: bool = False
+    forget: bool = False
 
 
 class Held(Exception):

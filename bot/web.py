@@ -93,7 +93,7 @@ def create_app(db: Database, engine: Engine, hooks: Webhooks) -> Starlette:
             # Raised into uvicorn, an error would close the connection and drop the next update sent on it;
             # the replies stay leased, and any sender takes them over when the lease runs out.
             try:
-                await sender.deliver(outcome.reply_ids)
+                await sender.deliver(outcome.replies)
             except Exception:
                 log.exception("replies to %s message %s left for the sender", inbound.channel, inbound.platform_id)
 

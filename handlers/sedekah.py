@@ -9,7 +9,7 @@ from __future__ import annotations
 from enum import StrEnum
 from fractions import Fraction
 
-from bot.formatting import progress_bar, rupiah
+from bot.formatting import progress_bar, rupiah, rw_name
 from bot.i18n import N_
 from bot.messages import Inbound
 from handlers import registration
@@ -148,7 +148,7 @@ async def ask_list(ctx: Context) -> None:
 def label(state: OfferState) -> str:
     """`RW 014 Kebon Melati · ▓░░░░░░░░░ 12%` (the RW and kelurahan as `open_shared` loads them)."""
     rw = state.offer.upgrade_rw.rw
-    return f"RW {rw.number:03d} {rw.kelurahan.name} · {bar(state)}"
+    return f"{rw_name(rw.number, rw.kelurahan.name)} · {bar(state)}"
 
 
 async def answer_list(ctx: Context, message: Inbound) -> str:

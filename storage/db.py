@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import select
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -36,7 +37,7 @@ def is_sqlite(engine: AsyncEngine) -> bool:
 def create_engine(url: str, **kwargs: object) -> AsyncEngine:
     """An async engine; on SQLite with WAL, foreign keys and `BEGIN IMMEDIATE` for every transaction.
 
-    On PostgreSQL a pooled connection is pinged when taken from the pool: after the database was away while
+    On PostgreSQL a pooled connection is checked when taken from the pool: after the database was away while
     the pool sat idle (a restart, a failover, a cut at night), the next update then gets a fresh connection
     instead of a 503 and a redelivery (tests/test_database_cut.py)."""
     if make_url(url).get_backend_name() != "sqlite":
@@ -44,7 +45,28 @@ def create_engine(url: str, **kwargs: object) -> AsyncEngine:
     engine = create_async_engine(async_url(url), **kwargs)
     if is_sqlite(engine):
         _configure_sqlite(engine)
+    else:
+        _ping_only_when_readable(engine)
     return engine
+
+
+def _ping_only_when_readable(engine: AsyncEngine) -> None:
+    """Ping a pooled connection only when its socket has something to read. An idle connection the server
+    closed (or is closing: a restart sends a notice first) has an end of file or a message waiting; one with
+    nothing to read is as alive as a ping could tell without a round trip, which would otherwise cost every
+    transaction one more statement. A connection cut without a word (a dead network) is then found by its
+    first real statement: that update is answered 503, delivered again, and the pool starts afresh."""
+    dialect = engine.sync_engine.dialect
+    ping = dialect.do_ping
+
+    def do_ping(dbapi_connection) -> bool:  # type: ignore[no-untyped-def]
+        try:
+            readable, _, _ = select.select([dbapi_connection.driver_connection.fileno()], [], [], 0)
+        except (OSError, ValueError):  # the socket is closed already
+            readable = [True]
+        return ping(dbapi_connection) if readable else True
+
+    dialect.do_ping = do_ping  # type: ignore[method-assign]
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:

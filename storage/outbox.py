@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from enum import IntEnum
 from typing import Any
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import bindparam, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Identity, Outbox
@@ -90,16 +91,6 @@ async def claim(
     return rows
 
 
-async def leased(session: AsyncSession, owner: str, ids: Sequence[int]) -> list[Outbox]:
-    """The pending rows among `ids` that this owner still holds, in order."""
-    statement = (
-        select(Outbox)
-        .where(Outbox.id.in_(ids), Outbox.lease_owner == owner, Outbox.status == PENDING)
-        .order_by(Outbox.id)
-    )
-    return list((await session.execute(statement)).scalars())
-
-
 async def renew(session: AsyncSession, owner: str, ids: Sequence[int], until: datetime) -> None:
     """Extend this owner's lease on the rows it is still working on."""
     await session.execute(
@@ -109,18 +100,25 @@ async def renew(session: AsyncSession, owner: str, ids: Sequence[int], until: da
     )
 
 
-async def finish(session: AsyncSession, row_id: int, owner: str, **values: Any) -> None:
-    """Record the outcome of a send on a row this owner holds, releasing the lease."""
-    await session.execute(
-        update(Outbox)
-        .where(Outbox.id == row_id, Outbox.lease_owner == owner)
-        .values(lease_owner=None, lease_until=None, **values)
-    )
+async def finish(session: AsyncSession, owner: str, outcomes: Iterable[tuple[int, dict[str, Any]]]) -> None:
+    """Record the outcomes of sends on rows this owner holds, releasing their leases: one statement per
+    kind of outcome (the columns it sets), executed for all its rows at once."""
+    by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
+    for row_id, values in outcomes:
+        by_columns[tuple(sorted(values))].append({"row": row_id, **{f"new_{k}": v for k, v in values.items()}})
+    table = Outbox.__table__
+    for columns, rows in by_columns.items():
+        statement = (
+            update(table)
+            .where(table.c.id == bindparam("row"), table.c.lease_owner == owner)
+            .values(lease_owner=None, lease_until=None, **{name: bindparam(f"new_{name}") for name in columns})
+        )
+        await session.execute(statement, rows)
 
 
-async def forget(session: AsyncSession, row_id: int) -> None:
-    """Delete a sent row whose body must not outlive its delivery."""
-    await session.execute(delete(Outbox).where(Outbox.id == row_id))
+async def forget(session: AsyncSession, row_ids: Sequence[int]) -> None:
+    """Delete sent rows whose bodies must not outlive their delivery."""
+    await session.execute(delete(Outbox).where(Outbox.id.in_(row_ids)))
 
 
 async def last_used_identity(session: AsyncSession, person_id: int) -> Identity | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,6 +19,12 @@ async def find_identity(session: AsyncSession, key: str) -> Identity | None:
     return (await session.execute(statement)).scalar_one_or_none()
 
 
+# A person's "last seen" (for the purge of people who never consented) is written again only once it is this
+# old, so most messages do not write the person. The identity's last message time is always exact: it picks
+# the channel the bot writes to first and judges WhatsApp's 24-hour window.
+SEEN_PRECISION = timedelta(minutes=1)
+
+
 async def identify(
     session: AsyncSession, key: str, channel: str, address: str, locale: str, now: datetime
 ) -> Identity:
@@ -30,10 +36,13 @@ async def identify(
                                                                           last_seen_at=now)
         identity = Identity(key=key, channel=channel, address=address, person=person, created_at=now)
         session.add(identity)
-    identity.address = address
+    if identity.address != address:
+        identity.address = address
+    if identity.unreachable_at is not None:
+        identity.unreachable_at = None
     identity.last_inbound_at = now
-    identity.unreachable_at = None
-    identity.person.last_seen_at = now
+    if now - identity.person.last_seen_at >= SEEN_PRECISION:
+        identity.person.last_seen_at = now
     await session.flush()
     return identity
 

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from storage.ledger import balance
+from storage.locks import locked
 from storage.models import Collaborator, LedgerEntry, Offer, Pledge, PledgeEvent, UpgradeRW
 from storage.withdrawals import lock_account
 
@@ -235,12 +236,7 @@ async def give_savings(
 
 
 async def lock_pledge(session: AsyncSession, pledge_id: int) -> Pledge | None:
-    statement = (
-        select(Pledge).where(Pledge.id == pledge_id).with_for_update()
-        .options(selectinload(Pledge.offer).selectinload(Offer.package))
-        .execution_options(populate_existing=True)
-    )
-    return (await session.execute(statement)).scalar_one_or_none()
+    return await locked(session, Pledge, pledge_id, selectinload(Pledge.offer).selectinload(Offer.package))
 
 
 async def move(

@@ -12,6 +12,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.ledger import balance
+from storage.locks import locked
 from storage.models import (
     Account,
     LedgerEntry,
@@ -52,11 +53,7 @@ async def lock_account(session: AsyncSession, account_id: int) -> bool:
 
 
 async def lock_withdrawal(session: AsyncSession, withdrawal_id: int) -> Withdrawal | None:
-    """The withdrawal read afresh, its row locked until the transaction ends."""
-    statement = (
-        select(Withdrawal).where(Withdrawal.id == withdrawal_id).with_for_update().execution_options(populate_existing=True)
-    )
-    return (await session.execute(statement)).scalar_one_or_none()
+    return await locked(session, Withdrawal, withdrawal_id)
 
 
 async def request_withdrawal(

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select, text
 
 from bot.channels.local.transport import LocalTransport
-from bot.engine import Engine
+from bot.engine import DUPLICATE, Engine
 from bot.i18n import translate
 from bot.limiter import MemoryLimiter
 from bot.messages import Contact, Kind
@@ -22,13 +22,14 @@ from storage.models import (
     Base,
     Conversation,
     LedgerEntry,
+    Outbox,
     Person,
     Price,
     WasteBank,
     WasteReport,
 )
 from tests.conftest import count
-from tests.support import Direct, register
+from tests.support import Direct, inbound, register, replies
 
 
 def t(key: str, **values: object) -> str:
@@ -282,7 +283,9 @@ async def test_erasure_warns_about_the_balance_and_leaves_no_personal_data(db: D
     await chat.send("Profil saya")
     texts = await chat.texts("Hapus data saya")
     assert texts[0] == t("profile.erase_balance", amount="Rp5.000", bank="Bank Sampah Unit Melati Bersih (CONTOH)")
-    assert await chat.texts("Ya, hapus data saya") == [t("profile.erased")]
+    erase = inbound(chat.user, "Ya, hapus data saya")
+    assert [reply.text for reply in await replies(db, await engine.handle(erase))] == [t("profile.erased")]
+    assert (await engine.handle(erase)).status == DUPLICATE  # its record stays, without the person
     await engine_sender_delivers(db)
     dump = await everything(db)
     for personal in ("Siti Aminah", "081299998888", "photo-of-siti"):
@@ -295,8 +298,8 @@ async def engine_sender_delivers(db: Database) -> None:
     """Deliver whatever the engine left in the outbox through the local transport."""
     sender = Sender(db, [LocalTransport(io.StringIO(), Path("/tmp"))], MemoryLimiter({}), owner="test")
     async with db.transaction() as session:
-        ids = (await session.execute(text("SELECT id FROM outbox WHERE status = 'pending'"))).scalars().all()
-    await sender.deliver(ids)
+        rows = (await session.execute(select(Outbox).where(Outbox.status == "pending"))).scalars().all()
+    await sender.deliver(rows)
 
 
 async def everything(db: Database) -> str:

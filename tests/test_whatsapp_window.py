@@ -5,10 +5,8 @@ of business-initiated conversations holds the rest back."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 
-import pytest
 from sqlalchemy import select
 
 from bot.channels.whatsapp import make_client
@@ -24,24 +22,12 @@ from storage.outbox import Priority
 from storage.types import utcnow
 from tests.fakes.twilio_api import FakeTwilioAPI
 
-SID, TOKEN, OURS = "AC" + "1" * 32, "twilio-window-token", "+6281100000001"
+OURS = "+6281100000001"
 TEMPLATES = {"broadcast": "HX" + "b" * 32, "notification": "HX" + "n" * 32}
 
 
-@pytest.fixture(scope="module")
-def twilio_server() -> Iterator[FakeTwilioAPI]:
-    with FakeTwilioAPI(account_sid=SID, auth_token=TOKEN) as fake:
-        yield fake
-
-
-@pytest.fixture
-def twilio_api(twilio_server: FakeTwilioAPI) -> FakeTwilioAPI:
-    twilio_server.reset()
-    return twilio_server
-
-
 def sender(db: Database, twilio_api: FakeTwilioAPI, templates: dict[str, str] = TEMPLATES, cap: int = 1000) -> Sender:
-    transport = WhatsAppTransport(make_client(SID, TOKEN, twilio_api.base_url), OURS)
+    transport = WhatsAppTransport(make_client(twilio_api.account_sid, twilio_api.auth_token, twilio_api.base_url), OURS)
     return Sender(db, [transport], MemoryLimiter({}), "test", gates={"whatsapp": Window(db, templates, cap)})
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.formatting import datetime_short, number, rupiah
+from bot.formatting import datetime_short, number, rupiah, rw_name
 from bot.i18n import N_, translate
 from bot.messages import Inbound, Kind
 from handlers import registration
@@ -110,7 +110,7 @@ async def describe(session: AsyncSession, segment: dict[str, Any], locale: str) 
     kind = segment["kind"]
     if kind in (RWS, PLEDGERS):
         shown = [await places.rw(session, rw_id) for rw_id in segment["rws"][:LISTED_RWS]]
-        names = ", ".join(f"RW {rw.number:03d} {rw.kelurahan.name}" for rw in shown)
+        names = ", ".join(rw_name(rw.number, rw.kelurahan.name) for rw in shown)
         more = len(segment["rws"]) - LISTED_RWS
         if kind == PLEDGERS and more > 0:
             return translate(locale, "broadcast.to_pledgers_more", rws=names, more=more)
@@ -223,18 +223,19 @@ async def preview(ctx: Context, segment: dict[str, Any]) -> str:
     if not await permit_segment(ctx, segment):
         ctx.data.pop("broadcast", None)
         return COORDINATOR_MENU
-    if not await broadcasts.count_recipients(ctx.session, segment):
+    count = await broadcasts.count_recipients(ctx.session, segment)
+    if not count:
         ctx.say("broadcast.no_recipients", segment=await describe(ctx.session, segment, ctx.person.locale))
         ctx.data.pop("broadcast", None)
         return COORDINATOR_MENU
-    draft(ctx)["segment"] = segment
+    draft(ctx).update(segment=segment, count=count)  # counted once: a kota or the whole city takes a second
     return State.CONFIRM
 
 
 async def ask_confirm(ctx: Context) -> None:
     """The text as it will arrive, for whom, and to how many people (one each, opted-out left out)."""
     segment, locale = draft(ctx)["segment"], ctx.person.locale
-    count = await broadcasts.count_recipients(ctx.session, segment)
+    count = draft(ctx).get("count") or await broadcasts.count_recipients(ctx.session, segment)
     segment_text = await describe(ctx.session, segment, locale)
     ctx.say("broadcast.preview", segment=segment_text, count=number(count, locale), text=draft(ctx)["text"])
     await say_template_cost(ctx, segment)

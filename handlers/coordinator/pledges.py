@@ -13,7 +13,7 @@ from enum import StrEnum
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from bot.formatting import datetime_short, rupiah
+from bot.formatting import datetime_short, rupiah, rw_name
 from bot.i18n import N_, translate
 from bot.letter import NO_PAYMENT, LetterFacts, commitment_letter, letter_filename
 from bot.messages import Attachment, Inbound, Reply
@@ -162,7 +162,7 @@ async def ask_list(ctx: Context) -> None:
     choices = []
     for found in [*waiting, *under_way][:SHOWN]:
         rw = await places.rw(ctx.session, found.offer.rw_id)
-        label = " · ".join((f"RW {rw.number:03d} {rw.kelurahan.name}", found.offer.package.name,
+        label = " · ".join((rw_name(rw.number, rw.kelurahan.name), found.offer.package.name,
                             rupiah(found.amount, locale), ctx.t(f"pledge.status.{found.status}")))
         choices.append((f"cpl:{found.id}", Raw(label)))
     ctx.say("coordpl.ask_list", waiting=len(waiting), under_way=len(under_way), choices=[*choices, TO_MENU])

@@ -8,7 +8,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
-from bot.formatting import number
+from bot.formatting import number, rw_name
 from bot.i18n import N_, translate
 from bot.messages import Inbound, Kind, Reply
 from handlers.coordinator import COORDINATOR_MENU, access
@@ -50,7 +50,7 @@ async def rws_with_news(ctx: Context) -> list[int]:
 
 async def rw_label(ctx: Context, rw_id: int) -> str:
     rw = await places.rw(ctx.session, rw_id)
-    return f"RW {rw.number:03d} {rw.kelurahan.name}"
+    return rw_name(rw.number, rw.kelurahan.name)
 
 
 async def begin(ctx: Context) -> str:

@@ -9,7 +9,7 @@ from enum import StrEnum
 
 from bot.charts import paired_bars
 from bot.export import deposit_rows, to_csv, to_xlsx
-from bot.formatting import rupiah, weight
+from bot.formatting import rupiah, rw_name, weight
 from bot.i18n import N_
 from bot.messages import Attachment, Inbound
 from handlers.clock import month_start, next_month_start, today
@@ -86,7 +86,7 @@ async def show_pledge_stats(ctx: Context) -> None:
     lines = [ctx.t("stats.pledges_heading", rws=len(by_rw))]
     for rw_id in [rw_id for rw_id in by_rw if rw_id in shown]:
         first = by_rw[rw_id][0]
-        lines.append(f"RW {first.rw:03d} {first.kelurahan}")
+        lines.append(rw_name(first.rw, first.kelurahan))
         lines += [ctx.t("stats.pledges_line", package=offer.package, **amounts(offer, locale))
                   for offer in by_rw[rw_id]]
     if len(by_rw) > len(shown):

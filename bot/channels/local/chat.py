@@ -42,7 +42,7 @@ async def chat(engine: Engine, sender: Sender, user: str, stdin: TextIO, stdout:
             text=text,
         )
         outcome = await engine.handle(message)
-        await sender.deliver(outcome.reply_ids)
+        await sender.deliver(outcome.replies)
         await _deliver_waiting(sender, user)
 
 

@@ -12,6 +12,7 @@ from telegram.error import Conflict, NetworkError
 from bot.channels.telegram.inbound import ALLOWED_UPDATES, to_inbound
 from bot.engine import DatabaseUnavailable, Engine
 from bot.sender import Sender
+from storage.models import Outbox
 
 log = logging.getLogger(__name__)
 
@@ -66,14 +67,14 @@ class Poller:
                     log.warning("database unavailable; update %s will be fetched again", update.update_id)
                     await asyncio.sleep(self.retry_seconds)
                     return
-                self._deliver(outcome.reply_ids)
+                self._deliver(outcome.replies)
                 if update.callback_query is not None:
                     with contextlib.suppress(Exception):
                         await update.callback_query.answer()
             self.offset = update.update_id + 1
 
-    def _deliver(self, reply_ids: tuple[int, ...]) -> None:
+    def _deliver(self, replies: tuple[Outbox, ...]) -> None:
         """Send the committed replies without holding up the next update."""
-        task = asyncio.create_task(self.sender.deliver(reply_ids))
+        task = asyncio.create_task(self.sender.deliver(replies))
         self._deliveries.add(task)
         task.add_done_callback(self._deliveries.discard)
