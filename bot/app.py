@@ -119,7 +119,8 @@ class App:
         client = make_client(s.twilio_account_sid, s.twilio_auth_token.get_secret_value(), s.twilio_api_base_url)
         callback = s.public_base_url.rstrip("/") + "/whatsapp/status" if s.public_base_url else None
         return WhatsAppTransport(client, s.twilio_whatsapp_from, callback, s.public_base_url,
-                                 s.twilio_auth_token.get_secret_value(), s.whatsapp_quick_replies)
+                                 s.twilio_auth_token.get_secret_value(), s.whatsapp_quick_replies,
+                                 workers=s.twilio_mps)
 
     def transports(self, bot) -> list[Transport]:  # type: ignore[no-untyped-def]
         """Every configured platform's transport."""

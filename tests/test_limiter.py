@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import heapq
+import itertools
 import math
 import time
 from collections.abc import Sequence
@@ -20,8 +21,11 @@ from bot.limiter import (
     Rules,
     State,
     make_limiter,
+    restamped,
     rules_from_settings,
+    spread,
     take,
+    take_ahead,
 )
 from bot.settings import Settings, load_settings
 from storage.db import Database
@@ -76,9 +80,12 @@ class Grants:
 
 
 def test_rules_come_from_the_settings() -> None:
-    rules = rules_from_settings(load_settings(_env_file=None, limiter_margin_seconds=0.01))
-    assert rules["telegram"] == Rules(global_per_second=30, chat_burst=3, chat_per_second=1.0, margin=0.01)
+    rules = rules_from_settings(load_settings(_env_file=None, limiter_margin_seconds=0.01, twilio_mps=20))
+    assert rules["telegram"] == Rules(global_per_second=30, chat_burst=3, chat_per_second=1.0, margin=0.01,
+                                      spacing=1.01 / 60)
+    assert rules["whatsapp"] == Rules(global_per_second=20, margin=0.01, spacing=1.01 / 40)
     assert rules["local"].unlimited
+    assert spread(None, 0.02) == 0.0
 
 
 def test_window_allows_n_sends_per_sliding_second_plus_margin() -> None:
@@ -125,15 +132,49 @@ def test_a_clock_stepping_back_does_not_freeze_sending() -> None:
     assert take(future, 10.0, rule).allowed
 
 
+def test_sends_are_recorded_in_order_and_spaced() -> None:
+    """A send never goes before one recorded for a moment just ahead, nor within `spacing` of the last."""
+    rule = Rules(global_per_second=30, chat_burst=3, chat_per_second=1.0, margin=0.02, spacing=0.017)
+    state = take(State(), 10.0, rule).state
+    spaced = take(state, 10.01, rule)
+    assert not spaced.allowed and spaced.global_wait == pytest.approx(0.007) and spaced.chat_wait == 0
+    assert take(state, 10.017, rule).allowed
+    ahead = State(sent=(10.05,), chat_sent=(10.05,))
+    refused = take(ahead, 10.0, Rules(global_per_second=30, chat_burst=3, chat_per_second=1.0))
+    assert refused.global_wait == pytest.approx(0.05) and refused.chat_wait == pytest.approx(0.05)
+
+
+def test_take_ahead_grants_the_moment_the_window_frees_when_it_is_near() -> None:
+    rule = Rules(global_per_second=2, margin=0.02)
+    full = State(sent=(0.0, 0.5))
+    at, decision = take_ahead(full, 1.01, rule, reach=0.02)
+    assert decision.allowed and at == pytest.approx(1.02) and decision.state.sent == (0.5, at)
+    assert take(full, at, rule).allowed and not take(full, at - 1e-6, rule).allowed
+    at, decision = take_ahead(full, 0.9, rule, reach=0.02)
+    assert not decision.allowed and at == 0.9 and decision.global_wait == pytest.approx(0.12)
+    at, decision = take_ahead(State(sent=(0.7,)), 0.9, rule, reach=0.02)
+    assert decision.allowed and at == 0.9
+
+
+def test_a_late_send_is_restamped_in_both_logs_in_order() -> None:
+    """The entry of a send recorded for 10.0 that went at 10.08 moves, past a send recorded at 10.05 meanwhile;
+    the chat's next-send bound follows the moved send (burst 1: one second after it)."""
+    rule = Rules(global_per_second=3, chat_burst=1, chat_per_second=1.0)
+    state = State(sent=(9.5, 10.0, 10.05), chat_sent=(10.0,), chat_next=11.0)
+    moved = restamped(state, 10.0, 10.08, rule)
+    assert moved == State(sent=(9.5, 10.05, 10.08), chat_sent=(10.08,), chat_next=pytest.approx(11.08))
+    gone = restamped(State(sent=(10.1, 10.2, 10.3)), 9.0, 9.5, Rules(global_per_second=3))
+    assert gone.sent == (10.1, 10.2, 10.3)  # pushed out of the window meanwhile: nothing to move
+
+
 requests = st.lists(st.tuples(st.floats(0, 3), st.integers(0, 2)), max_size=40)
+rules = {"limit": st.integers(1, 5), "burst": st.integers(1, 4), "rate": st.floats(0.5, 50),
+         "margin": st.sampled_from([0.0, 0.005, 0.1])}
 
 
 @settings(max_examples=300, deadline=None)
 @given(
-    limit=st.integers(1, 5),
-    burst=st.integers(1, 4),
-    rate=st.floats(0.5, 50),
-    margin=st.sampled_from([0.0, 0.005, 0.1]),
+    **rules,
     requests=requests,
 )
 def test_grants_never_exceed_the_window_or_the_bucket(
@@ -173,6 +214,45 @@ def test_grants_never_exceed_the_window_or_the_bucket(
         assert bucket_accepts(mine, burst, rate)
 
 
+@settings(max_examples=300, deadline=None)
+@given(
+    **rules,
+    spacing=st.sampled_from([0.0, 0.01, 0.1]),
+    reach=st.sampled_from([0.0, 0.02, 0.3]),
+    requests=requests,
+)
+def test_grants_made_ahead_keep_the_window_and_the_bucket(
+    limit: int, burst: int, rate: float, margin: float, spacing: float, reach: float,
+    requests: list[tuple[float, int]],
+) -> None:
+    """Requests asking with `take_ahead` and retrying after the wait: each grant lies within `reach` of its
+    attempt, and the grants, in the order made, keep the rules (and the spacing)."""
+    rule = Rules(limit, burst, rate, margin, spacing)
+    pending = [(at, n, chat) for n, (at, chat) in enumerate(requests)]
+    heapq.heapify(pending)
+    sent: tuple[float, ...] = ()
+    chats: dict[int, tuple[tuple[float, ...], float | None]] = {}
+    grants: list[tuple[float, int]] = []
+    while pending:
+        now, n, chat = heapq.heappop(pending)
+        at, decision = take_ahead(State(sent, *chats.get(chat, ((), None))), now, rule, reach)
+        if decision.allowed:
+            assert now <= at <= now + reach + 1e-9
+            sent, chats[chat] = decision.state.sent, (decision.state.chat_sent, decision.state.chat_next)
+            grants.append((at, chat))
+            continue
+        assert decision.wait > reach
+        heapq.heappush(pending, (now + decision.wait, n, chat))
+    times = [t for t, _ in grants]
+    assert times == sorted(times)
+    assert all(later - earlier >= spacing - 1e-9 for earlier, later in itertools.pairwise(times))
+    for i in range(len(times) - limit):
+        assert times[i + limit] >= times[i] + 1.0 + margin - 1e-9
+    for chat in chats:
+        mine = [t for t, c in grants if c == chat]
+        assert bucket_accepts(mine, burst, rate)
+
+
 # --- in memory (one process) -----------------------------------------------------------------------
 
 
@@ -199,6 +279,18 @@ async def test_memory_global_window_with_many_chats_is_fifo_and_full() -> None:
     assert most_in_any_window(grants.times) == 20
     assert grants.names == [f"{n:02}" for n in range(40)]
     assert grants.times[19] < 0.1 and 1.005 <= grants.times[20] and grants.times[39] < 1.005 + 0.1
+
+
+async def test_memory_spaced_grants_never_leave_together() -> None:
+    """With a spacing, ten sends ready at once go one by one, not at the same instant (control: without)."""
+    spaced = MemoryLimiter({"telegram": Rules(global_per_second=30, spacing=0.02)})
+    bunched = MemoryLimiter({"telegram": Rules(global_per_second=30)})
+    spaced_grants, bunched_grants = Grants(), Grants()
+    await asyncio.gather(*(spaced_grants.take(spaced, f"{n}", f"chat{n}") for n in range(10)))
+    await asyncio.gather(*(bunched_grants.take(bunched, f"{n}", f"chat{n}") for n in range(10)))
+    assert min(b - a for a, b in itertools.pairwise(spaced_grants.times)) >= 0.02 - 0.001
+    assert spaced_grants.times[-1] - spaced_grants.times[0] < 9 * 0.02 + 0.3
+    assert bunched_grants.times[-1] - bunched_grants.times[0] < 0.05
 
 
 async def late_arrivals(priority: Priority) -> list[str]:
@@ -276,6 +368,10 @@ async def test_database_limiters_share_one_window_at_full_rate(db: Database, dat
     other = await second_process(db, database_url)
     rules = {"telegram": Rules(global_per_second=50, chat_burst=3, chat_per_second=1.0)}
     limiters = [DatabaseLimiter(db, rules), DatabaseLimiter(other, rules)]
+    # Grants are checked against the moments first recorded; a re-stamp (tested on its own) would move a late
+    # send's entry to the latest moment it may have gone.
+    for limiter in limiters:
+        limiter._went_late = lambda *late: None  # type: ignore[method-assign]
     grants = Grants()
     try:
         await asyncio.gather(*(grants.take(limiters[n % 2], f"c{n}", f"c{n}") for n in range(101)))
@@ -324,3 +420,81 @@ async def test_database_replies_go_before_bulk_across_processes(db: Database, da
     order = sorted(stored, key=stored.__getitem__)
     assert all(name.startswith("bulk") for name in order[:5] + order[8:])
     assert sorted(order[5:8]) == ["reply0", "reply1", "reply2"]
+
+
+class Stalled(DatabaseLimiter):
+    """A database limiter whose next attempt stalls for `delay` seconds at one step, as under a loaded
+    machine: after writing (a slow commit) or after reading the database's clock (a slow answer)."""
+
+    def __init__(self, db: Database, rules: dict[str, Rules], step: str) -> None:
+        super().__init__(db, rules)
+        self.step, self.delay = step, 0.0
+
+    async def _stall(self, step: str) -> None:
+        if step == self.step:
+            delay, self.delay = self.delay, 0.0
+            await asyncio.sleep(delay)
+
+    async def _store(self, session, states) -> None:  # type: ignore[no-untyped-def]
+        await super()._store(session, states)
+        await self._stall("commit")
+
+    async def _now(self, session) -> float:  # type: ignore[no-untyped-def]
+        clock = await super()._now(session)
+        await self._stall("clock")
+        return clock
+
+
+async def global_log(db: Database) -> list[float]:
+    async with db.transaction() as session:
+        row = await session.execute(select(LimiterState.state).where(LimiterState.key == "telegram:*"))
+        return list(row.scalar_one()["sent"])
+
+
+@pytest.mark.parametrize("step", ["commit", "clock"])
+async def test_database_send_let_go_late_is_restamped_so_its_successor_keeps_the_window(
+    db: Database, step: str
+) -> None:
+    """A grant stalled 80 ms after its moment was fixed goes late; the limiter moves its entry to when it
+    went, so the next send, a window later, keeps the window from the real send (without the move it
+    would go 1.02 - 0.08 s after it). A stall after reading the clock counts too, though the send then
+    goes when its wait says."""
+    rule = Rules(global_per_second=1, chat_burst=1, chat_per_second=1.0, margin=0.02)
+    limiter = Stalled(db, {"telegram": rule}, step)
+    limiter.delay = 0.08
+    await limiter.acquire("telegram", "a", Priority.BULK)
+    first, first_wall = time.monotonic(), time.time()
+    await limiter.acquire("telegram", "b", Priority.BULK)
+    second = time.monotonic()
+    assert second - first >= 1.0 + rule.margin - 0.002
+    sent = await global_log(db)
+    async with db.transaction() as session:
+        chat = (await session.execute(select(LimiterState.state).where(LimiterState.key == "telegram:a"))).scalar_one()
+    assert len(sent) == 1  # the window of 1 holds only the second send now
+    assert chat["sent"][-1] == pytest.approx(first_wall, abs=0.01)
+    assert chat["next"] == pytest.approx(chat["sent"][-1] + 1.0)
+
+
+async def test_database_grants_the_moment_the_window_frees_without_losing_time(db: Database) -> None:
+    """An acquirer refused for a full window asks again a little early and is granted for the exact
+    moment the window frees, so N + 1 sends span exactly one window plus the margin."""
+    rule = Rules(global_per_second=3, margin=0.02)
+    limiter = DatabaseLimiter(db, {"telegram": rule}, reach=0.2)
+    await asyncio.gather(*(limiter.acquire("telegram", f"c{n}", Priority.BULK) for n in range(3)))
+    first = (await global_log(db))[0]
+    await limiter.acquire("telegram", "c3", Priority.BULK)
+    assert (await global_log(db))[-1] - first == pytest.approx(1.0 + rule.margin, abs=1e-6)
+
+
+async def test_database_purged_row_is_not_recreated_by_a_restamp(db: Database) -> None:
+    """Moving a late send's entry touches only rows that exist: a purge meanwhile is not undone."""
+    rule = Rules(global_per_second=5, chat_burst=1, chat_per_second=1.0)
+    limiter = DatabaseLimiter(db, {"telegram": rule})
+    await limiter.acquire("telegram", "gone", Priority.BULK)
+    recorded = (await global_log(db))[-1]
+    async with db.transaction() as session:
+        await session.execute(LimiterState.__table__.delete().where(LimiterState.key == "telegram:gone"))
+    await limiter._restamp(rule, "telegram", "gone", recorded, recorded + 0.05)
+    assert (await global_log(db))[-1] == pytest.approx(recorded + 0.05)
+    async with db.transaction() as session:
+        assert "telegram:gone" not in set((await session.execute(select(LimiterState.key))).scalars())

@@ -3,8 +3,11 @@ a fake Twilio REST API on localhost; the same flows as every other channel."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
-from collections.abc import AsyncIterator, Iterator
+import logging
+import time
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -28,23 +31,11 @@ from storage.models import Identity, Outbox, Person
 from storage.outbox import Priority
 from storage.types import utcnow
 from tests.conftest import count
-from tests.fakes.twilio_api import FakeTwilioAPI
+from tests.fakes.twilio_api import ACCOUNT_SID, AUTH_TOKEN, FakeTwilioAPI
 
-SID, TOKEN, OURS = "AC" + "0" * 32, "twilio-test-token", "+6281100000000"
+SID, TOKEN, OURS = ACCOUNT_SID, AUTH_TOKEN, "+6281100000000"  # the shared fake's (tests/conftest.py)
 PUBLIC = "https://ksbb.example.org"
 _sids = itertools.count(1)
-
-
-@pytest.fixture(scope="module")
-def twilio_server() -> Iterator[FakeTwilioAPI]:
-    with FakeTwilioAPI(account_sid=SID, auth_token=TOKEN) as fake:
-        yield fake
-
-
-@pytest.fixture
-def twilio_api(twilio_server: FakeTwilioAPI) -> FakeTwilioAPI:
-    twilio_server.reset()
-    return twilio_server
 
 
 @pytest.fixture
@@ -291,3 +282,24 @@ async def test_a_quick_reply_button_press_answers_the_step(settings: Settings, t
         await twilio_api.wait_for_async(lambda: len(twilio_api.sent_to(f"whatsapp:{number}")) >= 3)
         assert twilio_api.sent_to(f"whatsapp:{number}")[2].body == translate("en", "language.set")
     await app.db.dispose()
+
+
+async def test_a_burst_goes_out_at_once_through_the_transports_own_threads_and_connections(
+    twilio_api: FakeTwilioAPI, caplog: pytest.LogCaptureFixture
+) -> None:
+    """As many sends as the transport has workers overlap fully: none waits for asyncio's default executor
+    (a few threads on a small machine) and every connection is kept for the next burst (requests keeps 10
+    per host unless told more, and drops the others)."""
+    twilio_api.latency = 0.5
+    transport = WhatsAppTransport(make_client(SID, TOKEN, twilio_api.base_url), OURS, workers=24)
+    try:
+        for _ in range(2):
+            started = time.monotonic()
+            with caplog.at_level(logging.WARNING, logger="urllib3.connectionpool"):
+                await asyncio.gather(*(transport.send(f"+62812345{n:05}", Reply("halo")) for n in range(24)))
+            assert time.monotonic() - started < 1.2  # one latency, not four (6 threads)
+    finally:
+        twilio_api.latency = 0.0
+        transport.close()
+    assert len(twilio_api.delivered) == 48
+    assert not [record for record in caplog.records if "pool is full" in record.getMessage()]

@@ -46,6 +46,7 @@ from tests.fakes.waiting import Waiting, max_in_any_window
 JSON = dict[str, Any]
 
 API_VERSION = "2010-04-01"
+ACCOUNT_SID, AUTH_TOKEN = "AC" + "0" * 32, "test-auth-token"  # what the fake accepts unless told otherwise
 WINDOW_MESSAGE = ("Failed to send freeform message because you are outside the allowed window."
                   " Please use a Template.")
 OPTED_OUT_MESSAGE = "Attempt to send to unsubscribed recipient"
@@ -126,8 +127,8 @@ class FakeTwilioAPI(Waiting):
     def __init__(
         self,
         *,
-        account_sid: str = "AC" + "0" * 32,
-        auth_token: str = "test-auth-token",
+        account_sid: str = ACCOUNT_SID,
+        auth_token: str = AUTH_TOKEN,
         messages_per_second: int | None = 80,
         latency: float = 0.0,
     ) -> None:

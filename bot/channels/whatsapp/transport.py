@@ -4,10 +4,14 @@ errors mapped to the shared send errors."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 
+from requests.adapters import HTTPAdapter
 from twilio.base.exceptions import TwilioException, TwilioRestException
+from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
 from bot.channels.errors import OptedOut, OutsideWindow, Permanent, Throttled, Transient
@@ -23,6 +27,7 @@ OPTED_OUT = 21610
 OUTSIDE_WINDOW = 63016
 QUICK_REPLY_TITLE, QUICK_REPLY_BODY = 20, 1024  # WhatsApp's limits for a button title and the text above
 DEFAULT_LOCALE = "id"
+DEFAULT_WORKERS = 10  # requests' own pool size per host
 
 
 def render(reply: Reply) -> str:
@@ -35,15 +40,25 @@ def render(reply: Reply) -> str:
 
 
 class WhatsAppTransport:
-    """Sends session messages from one WhatsApp sender number."""
+    """Sends session messages from one WhatsApp sender number.
+
+    The twilio client is synchronous, so each request runs in a thread of the transport's own pool of
+    `workers` (give it the sender's messages per second), with as many kept connections: sends the
+    limiter lets go close together reach Twilio at once instead of queueing for asyncio's default
+    executor (a handful of threads), which would make them arrive late and bunched, and so throttled,
+    and none opens a connection only to drop it (requests keeps 10 per host)."""
 
     channel = CHANNEL
 
     def __init__(
         self, client: Client, sender: str, status_callback: str | None = None, public_base_url: str | None = None,
         media_key: str | None = None, quick_replies: Mapping[str, str] | None = None,
+        workers: int = DEFAULT_WORKERS,
     ) -> None:
         self.client = client
+        self.workers = max(1, workers)
+        self._executor = ThreadPoolExecutor(self.workers, thread_name_prefix="twilio")
+        _pool_connections(client, self.workers)
         self.sender = sender
         self.status_callback = status_callback  # where Twilio reports delivery (our /whatsapp/status)
         self.public_base_url = public_base_url  # where Twilio fetches our attachments (the web process)
@@ -54,18 +69,26 @@ class WhatsAppTransport:
         """Session text (split when long), or the template the sender chose for a closed window."""
         if reply.template is not None:
             variables = json.dumps(reply.template.variables, ensure_ascii=False)
-            return await asyncio.to_thread(self._create, address, content_sid=reply.template.sid,
-                                           content_variables=variables)
+            return await self._run(address, content_sid=reply.template.sid, content_variables=variables)
         quick = self._quick_reply(reply)
         if quick is not None:
-            return await asyncio.to_thread(self._create, address, **quick)
+            return await self._run(address, **quick)
         media = reply.held_photo(CHANNEL) or self._attachment_url(reply)
         if media is not None and len(render(reply)) <= MAX_BODY:
-            return await asyncio.to_thread(self._create, address, body=render(reply), media_url=[media])
+            return await self._run(address, body=render(reply), media_url=[media])
         sid = None
         for piece in split_text(render(reply), MAX_BODY):
-            sid = await asyncio.to_thread(self._create, address, body=piece)
+            sid = await self._run(address, body=piece)
         return sid
+
+    def close(self) -> None:
+        """Let the pool's threads go once their requests are done."""
+        self._executor.shutdown(wait=False)
+
+    async def _run(self, address: str, **content: str | list[str]) -> str:
+        """`_create` in one of the transport's threads."""
+        call = functools.partial(self._create, address, **content)
+        return await asyncio.get_running_loop().run_in_executor(self._executor, call)
 
     def _create(self, address: str, **content: str | list[str]) -> str:
         try:
@@ -107,3 +130,12 @@ class WhatsAppTransport:
 
     def _callback(self) -> dict[str, str]:
         return {"status_callback": self.status_callback} if self.status_callback else {}
+
+
+def _pool_connections(client: Client, size: int) -> None:
+    """Keep up to `size` connections per host in the twilio client's session (for http:// too: a local
+    fake or proxy), one for each of the transport's threads."""
+    http = client.http_client
+    if isinstance(http, TwilioHttpClient) and http.session is not None:
+        for prefix in ("https://", "http://"):
+            http.session.mount(prefix, HTTPAdapter(pool_maxsize=size))
