@@ -56,9 +56,9 @@ class WhatsAppTransport:
         workers: int = DEFAULT_WORKERS,
     ) -> None:
         self.client = client
-        self.workers = max(1, workers)
-        self._executor = ThreadPoolExecutor(self.workers, thread_name_prefix="twilio")
-        _pool_connections(client, self.workers)
+        workers = max(1, workers)
+        self._executor = ThreadPoolExecutor(workers, thread_name_prefix="twilio")
+        _pool_connections(client, workers)
         self.sender = sender
         self.status_callback = status_callback  # where Twilio reports delivery (our /whatsapp/status)
         self.public_base_url = public_base_url  # where Twilio fetches our attachments (the web process)
