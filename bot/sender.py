@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from itertools import groupby
@@ -75,7 +75,8 @@ class Sender:
         self.max_attempts = max_attempts
         self.idle_seconds = idle_seconds
         self.retry_base_seconds = retry_base_seconds
-        self._chat_locks: dict[tuple[str, str], asyncio.Lock] = {}
+        self._chats = _Turns()
+        self._claiming = asyncio.Lock()
         self.wake = asyncio.Event()
 
     async def deliver(self, rows: Sequence[Outbox]) -> None:
@@ -84,15 +85,16 @@ class Sender:
         now = utcnow()
         await self._send([row for row in rows if row.lease_until is not None and row.lease_until > now])
 
-    async def drain_once(self, address: str | None = None) -> int:
-        """Claim and send one batch of due rows; returns how many were claimed."""
-        async with self.db.transaction() as session:
+    async def drain_once(self, address: str | None = None, limit: int | None = None) -> int:
+        """Claim and send one batch of due rows (at most `limit`); returns how many were claimed. Claims
+        in one process take turns, so none sees a row that another is leasing as free."""
+        async with self._claiming, self.db.transaction() as session:
             rows = await outbox.claim(
                 session,
                 self.owner,
                 utcnow(),
                 self.lease_seconds,
-                self.batch_size,
+                limit or self.batch_size,
                 channels=list(self.transports),
                 address=address,
             )
@@ -100,10 +102,18 @@ class Sender:
         return len(rows)
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Drain the outbox until stopped, resting when there is nothing to send."""
+        """Drain the outbox until stopped in two lanes of half a batch each: while one lane's last
+        sends are on their way and it records and claims, the other's rows wait at the limiter, so
+        the window is not left idle at batch boundaries. A crash still sends at most one batch (both
+        halves) twice."""
+        half = max(1, self.batch_size // 2)
+        await asyncio.gather(self._lane(stop, half), self._lane(stop, half))
+
+    async def _lane(self, stop: asyncio.Event, size: int) -> None:
+        """Drain batches of `size` until stopped, resting when there is nothing to send."""
         while not stop.is_set():
             try:
-                claimed = await self.drain_once()
+                claimed = await self.drain_once(limit=size)
             except Exception:
                 log.exception("sender batch failed")
                 claimed = 0
@@ -129,8 +139,7 @@ class Sender:
 
     async def _send_chat(self, rows: list[Outbox], pending: set[int], outcomes: list[Outcome]) -> None:
         """Send one chat's rows in order; a throttled row holds back the ones after it."""
-        lock = self._chat_locks.setdefault((rows[0].channel, rows[0].address), asyncio.Lock())
-        async with lock:
+        async with self._chats.turn(_chat(rows[0])):
             for index, row in enumerate(rows):
                 outcome = await self._send_one(row)
                 outcomes.append(outcome)
@@ -227,6 +236,31 @@ class Outcome:
     unreachable: bool = False
     opted_out: bool = False
     forget: bool = False
+
+
+class _Turns:
+    """One lock per chat, kept only while someone holds or waits for it (a broadcast to a million
+    chats must not leave a million locks behind)."""
+
+    def __init__(self) -> None:
+        self._locks: dict[tuple[str, str], tuple[asyncio.Lock, int]] = {}
+
+    @contextlib.asynccontextmanager
+    async def turn(self, chat: tuple[str, str]) -> AsyncIterator[None]:
+        lock, users = self._locks.get(chat, (asyncio.Lock(), 0))
+        self._locks[chat] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[chat]
+            if users == 1:
+                del self._locks[chat]
+            else:
+                self._locks[chat] = (lock, users - 1)
+
+    def __len__(self) -> int:
+        return len(self._locks)
 
 
 class Held(Exception):

@@ -8,8 +8,9 @@ from datetime import datetime, timedelta
 from enum import IntEnum
 from typing import Any
 
-from sqlalchemy import bindparam, delete, or_, select, update
+from sqlalchemy import bindparam, delete, exists, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from storage.models import Identity, Outbox
 
@@ -67,13 +68,23 @@ async def claim(
     channels: Sequence[str] | None = None,
     address: str | None = None,
 ) -> list[Outbox]:
-    """Lease up to `limit` due rows nobody holds (or whose lease ran out), replies first."""
+    """Lease up to `limit` due rows nobody holds (or whose lease ran out), replies first; never a row
+    whose chat has a row to send before it still pending (held by a sender or not yet due), so any
+    number of senders keep each chat's order."""
+    ahead = aliased(Outbox)
     statement = (
         select(Outbox)
         .where(
             Outbox.status == PENDING,
             Outbox.not_before <= now,
             or_(Outbox.lease_until.is_(None), Outbox.lease_until < now),
+            ~exists().where(
+                ahead.channel == Outbox.channel,
+                ahead.address == Outbox.address,
+                ahead.status == PENDING,
+                tuple_(ahead.priority, ahead.id) < tuple_(Outbox.priority, Outbox.id),
+                or_(ahead.not_before > now, ahead.lease_until >= now),
+            ),
         )
         .order_by(Outbox.priority, Outbox.id)
         .limit(limit)

@@ -97,3 +97,20 @@ async def test_times_are_stored_in_utc_and_read_back_aware(db: Database) -> None
     assert person.created_at == moment
     assert person.created_at.tzinfo is not None and person.created_at.utcoffset() == timedelta(0)
     assert person.created_at.hour == 1 and person.created_at.tzinfo == UTC
+
+
+async def test_claim_keeps_each_chats_order_while_an_earlier_row_is_held_or_waiting(db: Database) -> None:
+    now = utcnow()
+    async with db.transaction() as session:
+        session.add_all([row("1", Priority.BULK, now), row("1", Priority.BULK, now), row("2", Priority.BULK, now)])
+    async with db.transaction() as session:
+        first = await outbox.claim(session, "me", now, lease_seconds=60, limit=1)
+    async with db.transaction() as session:  # chat 1's second row waits for its first, held by "me"
+        assert [r.address for r in await outbox.claim(session, "you", now, lease_seconds=60, limit=30)] == ["2"]
+    async with db.transaction() as session:  # the first was throttled: postponed, released
+        await outbox.finish(session, "me", [(first[0].id, {"not_before": now + timedelta(seconds=5)})])
+    async with db.transaction() as session:
+        assert await outbox.claim(session, "you", now, lease_seconds=60, limit=30) == []
+    async with db.transaction() as session:
+        later = await outbox.claim(session, "you", now + timedelta(seconds=6), lease_seconds=60, limit=30)
+    assert [r.id for r in later] == sorted(r.id for r in later) and len(later) == 2 and later[0].id == first[0].id
