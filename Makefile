@@ -16,9 +16,11 @@ test: $(VENV)/.installed-bench $(MO)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 	$(BIN)/python -m bench.run_all --smoke
 
-# Benchmarks (bench/README.md): full size, results kept in bench/results/; smoke: tiny, results not kept.
+# Benchmarks (bench/README.md): full size, results kept in bench/results/ and summed up at the top of
+# bench/README.md; smoke: tiny, results not kept.
 bench: $(VENV)/.installed-bench $(MO)
 	$(BIN)/python -m bench.run_all
+	$(BIN)/python -m bench.summary --write
 
 bench-smoke: $(VENV)/.installed-bench $(MO)
 	$(BIN)/python -m bench.run_all --smoke

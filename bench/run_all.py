@@ -8,6 +8,9 @@ import importlib
 import sys
 import time
 
+from bench import summary
+from bench.common import RESULTS, SMOKE_RESULTS
+
 BENCHMARKS = ["bench.intake", "bench.broadcast", "bench.city_scale", "bench.memory"]
 
 
@@ -29,6 +32,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{module.NAME} failed: {exc!r}", file=sys.stderr)
             raise
         print(f"[{module.NAME}: {time.monotonic() - began:.1f} s]\n", flush=True)
+    print(summary.table(SMOKE_RESULTS if args.smoke else RESULTS))
     return 1 if failed else 0
 
 
