@@ -46,12 +46,13 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import contextlib
 import itertools
 import logging
 import math
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
@@ -189,11 +190,12 @@ def take_ahead(state: State, now: float, rule: Rules, reach: float) -> tuple[flo
     """`take` for the moment the rules allow a send, when that comes within `reach` seconds of `now`:
     that moment and the decision (else `now` and the refusal). Granting the exact moment the window
     frees, instead of refusing and asking again after the wait, loses no time in between."""
-    at, decision = now, take(state, now, rule)
+    first = take(state, now, rule)
+    at, decision = now, first
     while not decision.allowed and at + decision.wait <= now + reach:
         at = max(at + decision.wait, math.nextafter(at, math.inf))
         decision = take(state, at, rule)
-    return (at, decision) if decision.allowed else (now, take(state, now, rule))
+    return (at, decision) if decision.allowed else (now, first)
 
 
 def restamped(state: State, recorded: float, went: float, rule: Rules) -> State:
@@ -458,10 +460,8 @@ class DatabaseLimiter(_QueuedLimiter):
         self, rule: Rules, channel: str, address: str, priority: Priority, queued: int | None
     ) -> _Outcome:
         shared_key, chat_key = _keys(rule, channel, address)
-        async with self.db.transaction() as session:
-            if not self.db.is_sqlite:
-                await session.execute(text("SET LOCAL synchronous_commit = off"))
-            states = await self._lock(session, sorted(key for key in (shared_key, chat_key) if key is not None))
+        async with self._transaction() as session:
+            states = await self._lock(session, (shared_key, chat_key))
             before = time.monotonic()
             clock = await self._now(session)
             after, now = time.monotonic(), clock + self.lead
@@ -507,11 +507,8 @@ class DatabaseLimiter(_QueuedLimiter):
         channel's global log and in its chat's entry."""
         shared_key, chat_key = _keys(rule, channel, address)
         try:
-            async with self.db.transaction() as session:
-                if not self.db.is_sqlite:
-                    await session.execute(text("SET LOCAL synchronous_commit = off"))
-                keys = sorted(key for key in (shared_key, chat_key) if key is not None)
-                states = await self._lock(session, keys, insert=False)
+            async with self._transaction() as session:
+                states = await self._lock(session, (shared_key, chat_key), insert=False)
                 shared, chat = states.get(shared_key or "", {}), states.get(chat_key or "", {})
                 moved = restamped(_stored(shared, chat), recorded, went, rule)
                 writes: dict[str, dict[str, Any]] = {}
@@ -523,11 +520,23 @@ class DatabaseLimiter(_QueuedLimiter):
         except Exception:  # the send went anyway; only its successors' margin is at stake
             log.warning("limiter: moving a late send's entry failed", exc_info=True)
 
+    @contextlib.asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[AsyncSession]:
+        """A transaction on the limiter's state, which is disposable: its commit does not wait for the disk."""
+        async with self.db.transaction() as session:
+            if not self.db.is_sqlite:
+                await session.execute(text("SET LOCAL synchronous_commit = off"))
+            yield session
+
     def _insert(self) -> Any:
         return (sqlite if self.db.is_sqlite else postgresql).insert(LimiterState)
 
-    async def _lock(self, session: AsyncSession, keys: list[str], insert: bool = True) -> dict[str, dict[str, Any]]:
-        """Insert the missing rows (unless told not to), then lock all of them in key order."""
+    async def _lock(
+        self, session: AsyncSession, wanted: Iterable[str | None], insert: bool = True
+    ) -> dict[str, dict[str, Any]]:
+        """Insert the missing rows of the keys given (None: no such row) unless told not to, then lock
+        all of them in key order."""
+        keys = sorted(key for key in wanted if key is not None)
         if insert:
             stamp = utcnow()
             rows = [{"key": key, "state": {}, "updated_at": stamp} for key in keys]
