@@ -19,8 +19,8 @@ from sqlalchemy import column, func, select, table
 
 from bench import city_data as data
 from bench import common
-from handlers.clock import month_start, next_month_start, today
 from storage import banks, broadcasts, catalog, ledger, pledges, reports, stats
+from storage.clock import month_start, next_month_start, today
 from storage.db import Database
 from storage.models import RW, Account, Kecamatan, Kelurahan, Offer, UpgradeRW, WasteReport
 

@@ -444,7 +444,7 @@ class Tally:
 
 
 def tally(url: str) -> Tally:
-    from bot.i18n import translate
+    from handlers.text.i18n import translate
 
     off_script = {translate(locale, key).split("{")[0][:40] for key in OFF_SCRIPT for locale in ("id", "en")}
     engine = create_engine(sync_url(url), poolclass=NullPool)

@@ -22,6 +22,7 @@ from bot.settings import Settings, SettingsError
 from handlers import build_dialog
 from handlers.coordinator.broadcast_duty import broadcast_duty
 from handlers.coordinator.pledge_duty import pledge_duty
+from storage import clock
 from storage.db import Database, process_pool
 
 
@@ -35,6 +36,7 @@ class App:
 
     def __init__(self, settings: Settings, db: Database | None = None) -> None:
         self.settings = settings
+        clock.use(settings.tz)
         self.db = db or Database(settings.database_url, **process_pool(settings.database_url))
         self.owner = process_owner()
         self.limiter = make_limiter(self.db, settings)

@@ -100,7 +100,7 @@ async def run_admin(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def run_export(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.export import ScopeError, deposit_rows, resolve_scope, to_csv, to_xlsx
+    from handlers.documents.export import ScopeError, deposit_rows, resolve_scope, to_csv, to_xlsx
 
     db = Database(settings.database_url)
     try:
@@ -118,7 +118,13 @@ async def run_export(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def run_pledge_export(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.export import PLEDGE_COLUMNS, PLEDGE_SUMMARY_COLUMNS, pledge_rows, pledge_summary_rows, to_csv
+    from handlers.documents.export import (
+        PLEDGE_COLUMNS,
+        PLEDGE_SUMMARY_COLUMNS,
+        pledge_rows,
+        pledge_summary_rows,
+        to_csv,
+    )
 
     db = Database(settings.database_url)
     try:

@@ -11,10 +11,10 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.i18n import translate
 from bot.logs import pseudonym
-from bot.messages import Inbound, Reply
-from handlers.dialog import Context, Dialog
+from handlers.dialog.machine import Context, Dialog
+from handlers.messages import Inbound, Reply
+from handlers.text.i18n import translate
 from storage import outbox
 from storage.conversations import lock_conversation
 from storage.db import Database

@@ -9,20 +9,18 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.formatting import date_long, number, time_of_day, weight
-from bot.i18n import N_, translate
-from bot.messages import Reply
-from bot.scheduler import Duty
-from storage import outbox, reminders, stats
+from handlers.dialog.machine import Duty
+from handlers.messages import Reply
+from handlers.text.formatting import date_long, number, time_of_day, weight
+from handlers.text.i18n import N_, translate
+from storage import clock, outbox, reminders, stats
 from storage.models import Person
 from storage.outbox import REMINDER, Priority
 from storage.schedule import claim_occurrence
 
-JAKARTA = ZoneInfo("Asia/Jakarta")
 REMINDER_FROM = time(18, 0)  # on the evening before weighing day
 DIGEST_WEEKDAY, DIGEST_FROM, DIGEST_UNTIL = 0, time(7, 0), time(12, 0)
 BATCH = 500  # items queued per duty and tick at most; the rest follow a minute later
@@ -31,16 +29,16 @@ WEIGHING_TEXT = {True: N_("reminder.weighing_tomorrow"), False: N_("reminder.wei
 
 
 def next_weighing(weekday: int, at: time, now: datetime) -> datetime:
-    """The start of the first weighing after `now`, in Jakarta time."""
-    local = now.astimezone(JAKARTA)
+    """The start of the first weighing after `now`."""
+    local = clock.local(now)
     day = local.date() + timedelta(days=(weekday - local.weekday()) % 7)
-    start = datetime.combine(day, at, tzinfo=JAKARTA)
+    start = clock.at(day, at)
     return start if start > local else start + timedelta(days=7)
 
 
 def reminder_opens(start: datetime) -> datetime:
     """When the reminder for a weighing becomes due: 18.00 the evening before."""
-    return datetime.combine(start.date() - timedelta(days=1), REMINDER_FROM, tzinfo=JAKARTA)
+    return clock.at(start.date() - timedelta(days=1), REMINDER_FROM)
 
 
 def reminder_due(weekday: int, at: time, now: datetime) -> datetime | None:
@@ -52,7 +50,7 @@ def reminder_due(weekday: int, at: time, now: datetime) -> datetime | None:
 
 def digest_week(now: datetime) -> str | None:
     """The ISO week (`2026-W49`) whose digest is due now, or None outside Monday 07.00–12.00."""
-    local = now.astimezone(JAKARTA)
+    local = clock.local(now)
     if local.weekday() != DIGEST_WEEKDAY or not DIGEST_FROM <= local.time() < DIGEST_UNTIL:
         return None
     year, week, _ = local.isocalendar()
@@ -67,7 +65,7 @@ async def weighing_reminders(session: AsyncSession, now: datetime) -> int:
         if start is None or queued >= BATCH:
             continue
         occurrence = start.date().isoformat()
-        tomorrow = start.date() > now.astimezone(JAKARTA).date()
+        tomorrow = start.date() > clock.today(now)
         for person in await reminders.residents_to_remind(session, bank.id, occurrence, BATCH - queued):
             text = translate(
                 person.locale, WEIGHING_TEXT[tomorrow], bank=bank.name, date=date_long(start.date(), person.locale),
@@ -82,7 +80,7 @@ async def weekly_digests(session: AsyncSession, now: datetime) -> int:
     week = digest_week(now)
     if week is None:
         return 0
-    monday = datetime.combine(now.astimezone(JAKARTA).date(), time(), tzinfo=JAKARTA)
+    monday = clock.at(clock.today(now), time())
     last_week, week_before = monday - timedelta(days=7), monday - timedelta(days=14)
     queued = 0
     for person, rw_ids in await reminders.coordinators_to_brief(session, week, BATCH):

@@ -6,13 +6,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from handlers.dialog.machine import Duty
 from storage.db import Database
 from storage.inbound import purge_inbound
 from storage.retention import purge_limiter_state, purge_unconsented
@@ -24,7 +25,6 @@ log = logging.getLogger(__name__)
 LOCK_KEY = 0x4B534242  # "KSBB"
 HEARTBEAT = "scheduler"
 
-Duty = Callable[[AsyncSession, datetime], Awaitable[object]]
 
 
 def retention_duties(retention: timedelta) -> list[Duty]:

@@ -15,7 +15,7 @@ from sqlalchemy import update
 
 from bot.channels.errors import OptedOut, OutsideWindow, Permanent, Throttled, Unreachable
 from bot.limiter import Limiter
-from bot.messages import Reply
+from handlers.messages import Reply
 from storage import outbox
 from storage.db import Database
 from storage.models import Identity, Outbox, Person

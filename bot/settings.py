@@ -11,6 +11,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from storage.broadcasts import TemplateTerms
+from storage.db import DEFAULT_URL
 from storage.pledges import Terms
 
 
@@ -21,7 +22,7 @@ class SettingsError(Exception):
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
 
-    database_url: str = "sqlite:///ksbb.db"
+    database_url: str = DEFAULT_URL
     telegram_bot_token: SecretStr | None = None
     telegram_api_base_url: str = "https://api.telegram.org/bot"
     telegram_bot_username: str | None = None  # for t.me deep links in invite codes

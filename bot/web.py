@@ -30,9 +30,9 @@ from bot.channels.telegram.inbound import to_inbound as telegram_inbound
 from bot.channels.whatsapp import media
 from bot.channels.whatsapp.inbound import to_inbound as whatsapp_inbound
 from bot.engine import DatabaseUnavailable, Engine
-from bot.messages import Inbound, Reply
 from bot.scheduler import HEARTBEAT
 from bot.sender import Sender
+from handlers.messages import Inbound, Reply
 from storage import outbox
 from storage.db import Database
 from storage.models import Outbox

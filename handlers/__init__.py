@@ -24,7 +24,7 @@ from handlers.coordinator import pledges as coordinator_pledges
 from handlers.coordinator import progress as coordinator_progress
 from handlers.coordinator import schedule as coordinator_schedule
 from handlers.coordinator import withdrawals as coordinator_withdrawals
-from handlers.dialog import Dialog, Step
+from handlers.dialog.machine import Dialog, Step
 from storage.broadcasts import TemplateTerms
 from storage.pledges import Terms
 

@@ -3,11 +3,11 @@ its kelurahan this month, and whom to contact."""
 
 from __future__ import annotations
 
-from bot.formatting import date_long, rupiah, time_of_day, weight
-from bot.i18n import N_
-from handlers.clock import month_start, next_month_start, today
-from handlers.dialog import Context
+from handlers.dialog.machine import Context
+from handlers.text.formatting import date_long, rupiah, time_of_day, weight
+from handlers.text.i18n import N_
 from storage import banks, places, reports
+from storage.clock import month_start, next_month_start, today
 from storage.models import WasteBank
 
 WEEKDAYS = (

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from bot.i18n import N_
-from bot.messages import Inbound
-from handlers.dialog import LANGUAGE, MENU, Context, Step
+from handlers.dialog.machine import LANGUAGE, MENU, Context, Step
+from handlers.messages import Inbound
+from handlers.text.i18n import N_
 
 
 class State(StrEnum):

@@ -6,16 +6,16 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from bot.i18n import N_
-from bot.messages import Inbound
 from handlers import profile, registration, report, sedekah, withdraw
 from handlers.collaborator import browse as collaborator_browse
 from handlers.collaborator import mine as my_pledges
 from handlers.collaborator.signup import is_collaborator
 from handlers.coordinator import menu as coordinator_menu
-from handlers.dialog import LANGUAGE, MENU, Context, Step
+from handlers.dialog.machine import LANGUAGE, MENU, Context, Step
 from handlers.info import show_info
+from handlers.messages import Inbound
 from handlers.savings import show_savings
+from handlers.text.i18n import N_
 
 
 class State(StrEnum):

@@ -3,7 +3,7 @@ messages still come); `MULAI` or `/mulai` from someone who stopped them resubscr
 
 from __future__ import annotations
 
-from handlers.dialog import Context
+from handlers.dialog.machine import Context
 from storage.broadcasts import drop_pending_bulk
 
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from bot.formatting import rupiah
-from bot.i18n import N_
-from bot.messages import CONTACT_REQUEST, Inbound, Kind
 from handlers import registration
 from handlers.collaborator.signup import is_collaborator, own_contact
-from handlers.dialog import CHOICE_ONLY, LANGUAGE, MENU, Context, Step
+from handlers.dialog.machine import CHOICE_ONLY, LANGUAGE, MENU, Context, Step
+from handlers.messages import CONTACT_REQUEST, Inbound, Kind
+from handlers.text.formatting import rupiah
+from handlers.text.i18n import N_
 from storage import banks, places
 from storage.erasure import erase_person
 from storage.joining import join, older_first

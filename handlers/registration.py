@@ -6,12 +6,12 @@ from __future__ import annotations
 import re
 from enum import StrEnum
 
-from bot.formatting import rupiah
-from bot.i18n import N_
-from bot.messages import Inbound, Kind
-from handlers.dialog import MENU, TEXT, Context, Raw, Step
-from handlers.matching import search_names
-from handlers.parsing import ParseError, parse_rw_number
+from handlers.dialog.machine import MENU, TEXT, Context, Raw, Step
+from handlers.dialog.matching import search_names
+from handlers.dialog.parsing import ParseError, parse_rw_number
+from handlers.messages import Inbound, Kind
+from handlers.text.formatting import rupiah
+from handlers.text.i18n import N_
 from storage import banks, places
 from storage.models import Kelurahan, Person
 

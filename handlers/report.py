@@ -7,14 +7,14 @@ from collections.abc import Iterable
 from enum import StrEnum
 from itertools import groupby
 
-from bot.formatting import rupiah, weight
-from bot.i18n import N_, translate
-from bot.messages import Inbound, Kind
 from handlers import registration
-from handlers.clock import today
-from handlers.dialog import MENU, TEXT, Context, Step
-from handlers.parsing import ParseError, parse_weight
+from handlers.dialog.machine import MENU, TEXT, Context, Step
+from handlers.dialog.parsing import ParseError, parse_weight
+from handlers.messages import Inbound, Kind
+from handlers.text.formatting import rupiah, weight
+from handlers.text.i18n import N_, translate
 from storage import banks
+from storage.clock import today
 from storage.models import WasteBank
 from storage.reports import create_report
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot.formatting import date_long, rupiah, weight
-from bot.i18n import N_
-from handlers.clock import local, month_start, next_month_start, today, week_streak
-from handlers.dialog import Context
+from handlers.dialog.machine import Context
+from handlers.text.formatting import date_long, rupiah, weight
+from handlers.text.i18n import N_
 from storage import banks, reports
+from storage.clock import local, month_start, next_month_start, today, week_streak
 
 STATUS = {
     reports.REPORTED: N_("savings.status_reported"),

@@ -9,12 +9,12 @@ from __future__ import annotations
 from enum import StrEnum
 from fractions import Fraction
 
-from bot.formatting import progress_bar, rupiah, rw_name
-from bot.i18n import N_
-from bot.messages import Inbound
 from handlers import registration
-from handlers.dialog import MENU, TEXT, Context, Raw, Step
-from handlers.parsing import NEGATIVE, TOO_MUCH, ZERO, ParseError, parse_amount
+from handlers.dialog.machine import MENU, TEXT, Context, Raw, Step
+from handlers.dialog.parsing import NEGATIVE, TOO_MUCH, ZERO, ParseError, parse_amount
+from handlers.messages import Inbound
+from handlers.text.formatting import progress_bar, rupiah, rw_name
+from handlers.text.i18n import N_
 from handlers.withdraw import funded
 from storage import places
 from storage.audit import audit

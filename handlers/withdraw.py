@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from bot.formatting import rupiah
-from bot.i18n import N_
-from bot.messages import Inbound
 from handlers import registration
-from handlers.dialog import MENU, TEXT, Context, Raw, Step
-from handlers.parsing import NEGATIVE, TOO_MUCH, ZERO, ParseError, parse_amount
+from handlers.dialog.machine import MENU, TEXT, Context, Raw, Step
+from handlers.dialog.parsing import NEGATIVE, TOO_MUCH, ZERO, ParseError, parse_amount
+from handlers.messages import Inbound
+from handlers.text.formatting import rupiah
+from handlers.text.i18n import N_
 from storage import banks
 from storage.audit import audit
 from storage.ledger import balance

@@ -10,6 +10,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+DEFAULT_URL = "sqlite:///ksbb.db"  # the embedded database in the working directory
+
 
 def async_url(url: str) -> str:
     """The asyncio driver URL for a configured database URL."""

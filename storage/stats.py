@@ -14,13 +14,13 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ColumnElement, Select, and_, case, func, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage import pledges
+from storage import clock, pledges
 from storage.models import RW, Kelurahan, Offer, Package, Person, Pledge, WasteReport, WasteReportItem
 from storage.models.stats import MoverMonthly, ReporterCountMonthly, ReportersMonthly, VerifiedMonthly
 from storage.reports import VERIFIED
 
 Scope = Collection[int] | None
-JAKARTA = ZoneInfo("Asia/Jakarta")  # the rollups' months are Jakarta's (UTC+7 all year)
+ROLLUP_ZONE = "Asia/Jakarta"  # the rollups' months are Jakarta's (UTC+7 all year; migration 0007's triggers)
 
 
 def _within(statement: Select, column, rw_ids: Scope) -> Select:  # type: ignore[type-arg, no-untyped-def]
@@ -29,11 +29,11 @@ def _within(statement: Select, column, rw_ids: Scope) -> Select:  # type: ignore
 
 def local_month(moment: datetime) -> date:
     """The first day of the moment's month in Jakarta: a rollup row's month."""
-    return moment.astimezone(JAKARTA).date().replace(day=1)
+    return moment.astimezone(ZoneInfo(ROLLUP_ZONE)).date().replace(day=1)
 
 
 def _month_start(day: date) -> datetime:
-    return datetime.combine(day.replace(day=1), time(), tzinfo=JAKARTA)
+    return datetime.combine(day.replace(day=1), time(), tzinfo=ZoneInfo(ROLLUP_ZONE))
 
 
 def _next_month(day: date) -> date:
@@ -53,10 +53,12 @@ class Split:
 def split(start: datetime, end: datetime) -> Split:
     if start >= end:
         return Split()
-    first = _month_start(start.astimezone(JAKARTA).date())
+    if clock.zone().key != ROLLUP_ZONE:  # months elsewhere do not line up with the rollups'
+        return Split(edges=[(start, end)])
+    first = _month_start(local_month(start))
     if first < start:
         first = _month_start(_next_month(first.date()))
-    stop = _month_start(end.astimezone(JAKARTA).date())
+    stop = _month_start(local_month(end))
     if first >= stop:
         return Split(edges=[(start, end)])
     edges = [(a, b) for a, b in ((start, first), (stop, end)) if a < b]

@@ -7,7 +7,7 @@ import itertools
 from sqlalchemy import select
 
 from bot.engine import Engine, Outcome
-from bot.messages import Inbound, Kind, Reply
+from handlers.messages import Inbound, Kind, Reply
 from storage.db import Database
 from storage.models import Outbox
 

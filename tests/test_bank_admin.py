@@ -9,12 +9,12 @@ import pytest
 from sqlalchemy import select
 
 from bot.engine import Engine
-from bot.formatting import date_long
-from bot.i18n import translate
-from handlers.clock import today
 from handlers.coordinator.banks import parse_rw_numbers
-from handlers.parsing import ParseError, parse_date
+from handlers.dialog.parsing import ParseError, parse_date
+from handlers.text.formatting import date_long
+from handlers.text.i18n import translate
 from storage import banks
+from storage.clock import today
 from storage.db import Database
 from storage.models import (
     Account,

@@ -13,13 +13,13 @@ import pytest
 from sqlalchemy import select, text, update
 
 from bot.engine import Engine
-from bot.i18n import translate
-from bot.messages import Reply
 from bot.scheduler import Scheduler
 from handlers import build_dialog
 from handlers.coordinator import broadcast_duty
 from handlers.coordinator.broadcast import CONFIRM_CHOICES, State
-from handlers.parsing import parse_schedule_time
+from handlers.dialog.parsing import parse_schedule_time
+from handlers.messages import Reply
+from handlers.text.i18n import translate
 from storage import broadcasts, pledges
 from storage.db import Database
 from storage.models import RW, AuditEntry, Broadcast, Collaborator, Conversation, Identity, Offer, Outbox, Person
@@ -214,7 +214,7 @@ async def test_a_scheduled_broadcast_whose_time_long_passed_is_dropped_and_its_a
 
 
 def _short(moment: Any) -> str:
-    from bot.formatting import datetime_short
+    from handlers.text.formatting import datetime_short
 
     return datetime_short(moment, "id")
 

@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import select
 
 from bot.engine import Engine
-from bot.i18n import translate
-from bot.messages import Reply
+from handlers.messages import Reply
+from handlers.text.i18n import translate
 from storage import pledges
 from storage.db import Database
 from storage.models import RW, Account, AuditEntry, Collaborator, Kelurahan, LedgerEntry, Offer, Outbox, Person

@@ -10,11 +10,11 @@ from datetime import timedelta
 from sqlalchemy import select, update
 
 from bot.engine import Engine
-from bot.formatting import datetime_short
-from bot.i18n import translate
-from bot.messages import Contact, Inbound, Kind, Reply
 from handlers.collaborator import signup
-from handlers.dialog import MENU, Context
+from handlers.dialog.machine import MENU, Context
+from handlers.messages import Contact, Inbound, Kind, Reply
+from handlers.text.formatting import datetime_short
+from handlers.text.i18n import translate
 from storage import pledges
 from storage.db import Database
 from storage.erasure import erase_person

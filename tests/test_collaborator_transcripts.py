@@ -26,8 +26,8 @@ import pytest
 from sqlalchemy import select
 
 from bot.app import App
-from bot.formatting import datetime_short, progress_bar
-from bot.i18n import translate
+from handlers.text.formatting import datetime_short, progress_bar
+from handlers.text.i18n import translate
 from storage import catalog
 from storage.db import Database
 from storage.models import Pledge, UpgradeRW

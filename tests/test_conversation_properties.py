@@ -28,10 +28,10 @@ from hypothesis import strategies as st
 from sqlalchemy import select, text
 
 from bot.engine import FAILED, Engine
-from bot.i18n import translate
-from bot.messages import Contact, Inbound, Kind, Reply
 from handlers import STEPS, build_dialog
-from handlers.dialog import LANGUAGE, MENU
+from handlers.dialog.machine import LANGUAGE, MENU
+from handlers.messages import Contact, Inbound, Kind, Reply
+from handlers.text.i18n import translate
 from storage import banks, broadcasts, pledges, weighin, withdrawals
 from storage.db import Database
 from storage.invites import create_invite

@@ -15,14 +15,14 @@ import pytest
 from sqlalchemy import select, update
 
 from bot.engine import Engine
-from bot.formatting import date_long, datetime_short
-from bot.i18n import translate
-from bot.letter import LetterFacts, commitment_letter
-from bot.messages import Kind, Reply
 from bot.settings import Settings
-from handlers.clock import today
 from handlers.coordinator.pledge_duty import pledge_duty
+from handlers.documents.letter import LetterFacts, commitment_letter
+from handlers.messages import Kind, Reply
+from handlers.text.formatting import date_long, datetime_short
+from handlers.text.i18n import translate
 from storage import pledges
+from storage.clock import today
 from storage.db import Database
 from storage.models import (
     RW,

@@ -12,8 +12,8 @@ from bot.app import App
 from bot.channels.telegram.polling import Poller
 from bot.channels.telegram.transport import TelegramTransport
 from bot.engine import Engine, Outcome
-from bot.messages import Inbound
 from bot.settings import Settings
+from handlers.messages import Inbound
 from storage import outbox
 from storage.outbox import Priority
 from storage.types import utcnow

@@ -24,9 +24,9 @@ from telegram import Bot
 
 from bot.app import App
 from bot.channels.telegram.transport import TelegramTransport
-from bot.messages import Reply
 from bot.sender import Sender
 from bot.settings import Settings
+from handlers.messages import Reply
 from storage.db import Database
 from tests.conftest import count
 from tests.fakes.telegram_api import FakeBotAPI

@@ -9,10 +9,10 @@ import pytest
 from sqlalchemy import select
 
 from bot.engine import DUPLICATE, FAILED, DatabaseUnavailable, Engine
-from bot.i18n import translate
-from bot.messages import Inbound, Kind
 from handlers import STEPS, build_dialog
-from handlers.dialog import LANGUAGE, MENU, Context, Step
+from handlers.dialog.machine import LANGUAGE, MENU, Context, Step
+from handlers.messages import Inbound, Kind
+from handlers.text.i18n import translate
 from storage.db import Database
 from storage.models import Conversation, InboundRecord, Person
 from tests.conftest import count

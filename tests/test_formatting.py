@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.formatting import (
+from handlers.text.formatting import (
     date_long,
     datetime_short,
     number,

@@ -9,7 +9,7 @@ import pytest
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
-from bot.i18n import LOCALE_DIR, LOCALES, CatalogMissing, translate, translations
+from handlers.text.i18n import LOCALE_DIR, LOCALES, CatalogMissing, translate, translations
 from storage.catalog_import import work_item_codes
 from storage.reference import rows
 

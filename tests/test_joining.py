@@ -17,9 +17,9 @@ from telegram import Bot
 from bot.channels.telegram import make_bot
 from bot.channels.telegram.transport import TelegramTransport
 from bot.engine import Engine
-from bot.formatting import rupiah
-from bot.i18n import translate
-from bot.messages import CONTACT_REQUEST, Choice, Contact, Kind, Reply
+from handlers.messages import CONTACT_REQUEST, Choice, Contact, Kind, Reply
+from handlers.text.formatting import rupiah
+from handlers.text.i18n import translate
 from storage import broadcasts, withdrawals
 from storage.banks import ensure_account
 from storage.db import Database

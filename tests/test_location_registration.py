@@ -4,8 +4,8 @@ outside Jakarta is told so and the step stays, and "no" goes back to choosing by
 from __future__ import annotations
 
 from bot.engine import Engine
-from bot.i18n import translate
-from bot.messages import Kind
+from handlers.messages import Kind
+from handlers.text.i18n import translate
 from storage.db import Database
 from storage.models import Person
 from tests.support import Direct

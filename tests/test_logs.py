@@ -16,11 +16,11 @@ from contextlib import contextmanager
 import pytest
 
 from bot.app import App
-from bot.i18n import translate
 from bot.logs import QUIET, MaskingFilter, configure, mask, pseudonym
-from bot.messages import Inbound
 from handlers import STEPS, menu
-from handlers.dialog import MENU, TEXT, Context, Step
+from handlers.dialog.machine import MENU, TEXT, Context, Step
+from handlers.messages import Inbound
+from handlers.text.i18n import translate
 from tests.channels.telegram import conftest as telegram
 from tests.channels.telegram.conftest import TOKEN, Chat
 from tests.fakes.telegram_api import FakeBotAPI

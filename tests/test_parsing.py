@@ -4,15 +4,14 @@ multipliers consistent, order kept, limits refused and never clipped, only Parse
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from babel.dates import get_day_names
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.formatting import date_long, datetime_short, rupiah, time_of_day, weight
-from handlers.parsing import (
-    JAKARTA,
+from handlers.dialog.parsing import (
     REASONS,
     ParseError,
     parse_amount,
@@ -22,8 +21,10 @@ from handlers.parsing import (
     parse_weekday_time,
     parse_weight,
 )
+from handlers.text.formatting import date_long, datetime_short, rupiah, time_of_day, weight
 
 # Thursday 3 December 2026, 10.00 in Jakarta.
+JAKARTA = ZoneInfo("Asia/Jakarta")
 NOW = datetime(2026, 12, 3, 10, 0, tzinfo=JAKARTA)
 QUICK = settings(max_examples=200, deadline=None)
 
@@ -440,7 +441,7 @@ def test_dates_raise_only_parse_errors(text: str, days: int) -> None:
 
 
 def test_a_typed_choice_forgives_typos_in_words_but_never_in_numbers() -> None:
-    from handlers.matching import match_choice
+    from handlers.dialog.matching import match_choice
 
     choices = [("rw:12", "Kebon Melati RW 012"), ("rw:14", "Kebon Melati RW 014"), ("en", "English")]
     assert match_choice("Englsh", choices) == "en"

@@ -15,8 +15,8 @@ from sqlalchemy import select
 
 from bot import cli
 from bot.engine import Engine
-from bot.i18n import translate
 from handlers.coordinator import stats as stats_handler
+from handlers.text.i18n import translate
 from storage import pledges, stats
 from storage.banks import ensure_account
 from storage.db import Database

@@ -14,11 +14,11 @@ from sqlalchemy import select, update
 from bot import reminders
 from bot.app import App
 from bot.engine import Engine
-from bot.i18n import translate
-from bot.messages import Reply
 from bot.scheduler import Scheduler
 from bot.settings import Settings
 from handlers import build_dialog
+from handlers.messages import Reply
+from handlers.text.i18n import translate
 from storage import reminders as due
 from storage.db import Database
 from storage.models import Identity, Outbox, Person, WasteBank

@@ -12,10 +12,10 @@ from sqlalchemy import select, text
 
 from bot.channels.local.transport import LocalTransport
 from bot.engine import DUPLICATE, Engine
-from bot.i18n import translate
 from bot.limiter import MemoryLimiter
-from bot.messages import Contact, Kind
 from bot.sender import Sender
+from handlers.messages import Contact, Kind
+from handlers.text.i18n import translate
 from storage.db import Database
 from storage.models import (
     Account,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.i18n import translate
+from handlers.text.i18n import translate
 from storage.reference import SAMPLE_BANK
 from tests.transcripts import CHANNELS, Say, Tap, Transcript, assert_turns, on_channel
 

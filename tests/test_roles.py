@@ -9,9 +9,9 @@ from sqlalchemy import select
 
 from bot import cli
 from bot.engine import Engine
-from bot.i18n import translate
 from handlers import build_dialog
 from handlers.coordinator.access import allowed
+from handlers.text.i18n import translate
 from storage import invites
 from storage.db import Database
 from storage.models import AuditEntry, Invite, RoleGrant

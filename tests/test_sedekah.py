@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import select
 
 from bot.engine import Engine
-from bot.formatting import progress_bar
-from bot.i18n import translate
-from bot.messages import Kind, Reply
+from handlers.messages import Kind, Reply
+from handlers.text.formatting import progress_bar
+from handlers.text.i18n import translate
 from storage import pledges, withdrawals
 from storage.banks import ensure_account
 from storage.db import Database

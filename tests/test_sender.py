@@ -12,8 +12,8 @@ from sqlalchemy import select
 from bot.channels.telegram import make_bot
 from bot.channels.telegram.transport import TelegramTransport
 from bot.limiter import MemoryLimiter, Rules
-from bot.messages import Reply
 from bot.sender import Sender
+from handlers.messages import Reply
 from storage import outbox
 from storage.db import Database
 from storage.models import Identity, Outbox, Person

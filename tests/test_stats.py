@@ -14,9 +14,9 @@ from sqlalchemy import select
 
 from bot import cli
 from bot.engine import Engine
-from bot.export import mask_phone, neutralise
-from bot.i18n import translate
 from handlers import build_dialog
+from handlers.documents.export import mask_phone, neutralise
+from handlers.text.i18n import translate
 from storage.db import Database
 from storage.models import Person
 from storage.models.roles import COORDINATOR, WASTE

@@ -12,9 +12,9 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from bot.formatting import datetime_short
-from bot.i18n import translate
 from handlers.registration import NOTICE_VERSION
+from handlers.text.formatting import datetime_short
+from handlers.text.i18n import translate
 from storage import banks
 from storage.db import Database
 from storage.models import WasteBank

@@ -11,9 +11,9 @@ import pytest
 from pydantic import SecretStr
 
 from bot.app import App
-from bot.i18n import translate
 from bot.scheduler import Scheduler
 from bot.settings import Settings
+from handlers.text.i18n import translate
 from tests.conftest import count
 from tests.fakes.telegram_api import FakeBotAPI
 

@@ -15,10 +15,10 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from bot.engine import Engine
-from bot.formatting import rupiah, weight
-from bot.i18n import translate
-from bot.messages import Kind, Reply
 from handlers.coordinator.weighin_line import Who, parse_line
+from handlers.messages import Kind, Reply
+from handlers.text.formatting import rupiah, weight
+from handlers.text.i18n import translate
 from storage import banks, weighin
 from storage.db import Database
 from storage.models import (

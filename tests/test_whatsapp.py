@@ -21,11 +21,11 @@ from bot.channels.text import split_text
 from bot.channels.whatsapp import MAX_BODY, make_client
 from bot.channels.whatsapp.inbound import to_inbound
 from bot.channels.whatsapp.transport import WhatsAppTransport, render
-from bot.i18n import translate
 from bot.limiter import MemoryLimiter
-from bot.messages import Attachment, Choice, Kind, Reply
 from bot.sender import Sender
 from bot.settings import Settings
+from handlers.messages import Attachment, Choice, Kind, Reply
+from handlers.text.i18n import translate
 from storage import outbox
 from storage.models import Identity, Outbox, Person
 from storage.outbox import Priority

@@ -13,8 +13,8 @@ from bot.channels.whatsapp import make_client
 from bot.channels.whatsapp.transport import WhatsAppTransport
 from bot.channels.whatsapp.window import Window, template_text
 from bot.limiter import MemoryLimiter
-from bot.messages import Reply
 from bot.sender import Sender
+from handlers.messages import Reply
 from storage import outbox
 from storage.db import Database
 from storage.models import Identity, Outbox, Person

@@ -15,9 +15,9 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.engine import Engine
-from bot.formatting import datetime_short
-from bot.i18n import translate
-from bot.messages import Kind, Reply
+from handlers.messages import Kind, Reply
+from handlers.text.formatting import datetime_short
+from handlers.text.i18n import translate
 from storage import withdrawals
 from storage.banks import ensure_account
 from storage.db import Database

@@ -28,9 +28,9 @@ from bot.channels.local.chat import identity_key as local_identity
 from bot.channels.telegram.polling import Poller
 from bot.channels.telegram.transport import TelegramTransport
 from bot.channels.whatsapp.inbound import PREFIX as WHATSAPP_PREFIX
-from bot.i18n import LOCALES, translate
 from bot.sender import Sender
 from bot.settings import Settings
+from handlers.text.i18n import LOCALES, translate
 from storage.db import Database
 from tests.conftest import count
 from tests.fakes.telegram_api import FakeBotAPI

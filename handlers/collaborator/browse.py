@@ -9,11 +9,11 @@ from enum import StrEnum
 from fractions import Fraction
 from typing import Any
 
-from bot.formatting import number, progress_bar, rupiah
-from bot.i18n import N_
-from bot.messages import Inbound, Kind
-from handlers.dialog import MENU, TEXT, Context, Raw, Step
-from handlers.matching import search_names
+from handlers.dialog.machine import MENU, TEXT, Context, Raw, Step
+from handlers.dialog.matching import search_names
+from handlers.messages import Inbound, Kind
+from handlers.text.formatting import number, progress_bar, rupiah
+from handlers.text.i18n import N_
 from storage import catalog, places
 from storage.catalog import Detail, Summary
 from storage.pledges import ALTERNATIVE_TAKEN, CLOSED, FULL, TAKEN, OfferState, Supporter

@@ -7,10 +7,10 @@ from collections.abc import Sequence
 from enum import StrEnum
 from fractions import Fraction
 
-from bot.formatting import datetime_short, progress_bar, rupiah
-from bot.i18n import N_
-from bot.messages import Inbound
-from handlers.dialog import MENU, Context, Raw, Step
+from handlers.dialog.machine import MENU, Context, Raw, Step
+from handlers.messages import Inbound
+from handlers.text.formatting import datetime_short, progress_bar, rupiah
+from handlers.text.i18n import N_
 from storage import places, pledges
 from storage.audit import audit
 from storage.models import Pledge

@@ -8,13 +8,13 @@ from __future__ import annotations
 from enum import StrEnum
 from fractions import Fraction
 
-from bot.formatting import progress_bar, rupiah
-from bot.i18n import N_
-from bot.messages import Inbound
 from handlers.collaborator import browse, signup
-from handlers.dialog import MENU, TEXT, Context, Step
-from handlers.notify import notify
-from handlers.parsing import NEGATIVE, TOO_MUCH, ZERO, ParseError, parse_amount
+from handlers.dialog.machine import MENU, TEXT, Context, Step
+from handlers.dialog.notify import notify
+from handlers.dialog.parsing import NEGATIVE, TOO_MUCH, ZERO, ParseError, parse_amount
+from handlers.messages import Inbound
+from handlers.text.formatting import progress_bar, rupiah
+from handlers.text.i18n import N_
 from storage import places, pledges
 from storage.audit import audit
 from storage.models import RW, Collaborator, Offer, Person, Pledge

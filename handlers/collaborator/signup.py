@@ -9,10 +9,10 @@ import re
 from enum import StrEnum
 from typing import Any
 
-from bot.i18n import N_
-from bot.messages import Contact, Inbound, Kind
-from handlers.dialog import MENU, TEXT, Context, Raw, Step
+from handlers.dialog.machine import MENU, TEXT, Context, Raw, Step
+from handlers.messages import Contact, Inbound, Kind
 from handlers.registration import CONSENT_CHOICES, NAME_LETTERS, NOTICE_VERSION
+from handlers.text.i18n import N_
 from storage.audit import audit
 from storage.models import Collaborator
 from storage.people import e164, find_identity

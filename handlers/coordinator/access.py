@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.dialog import Context
+from handlers.dialog.machine import Context
 from storage.audit import audit
 from storage.models.roles import ADMIN, COORDINATOR, UPGRADING, WASTE
 from storage.roles import scope

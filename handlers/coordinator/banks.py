@@ -7,16 +7,12 @@ import re
 from datetime import time
 from enum import StrEnum
 
-from bot.formatting import time_of_day
-from bot.i18n import N_
-from bot.messages import Inbound, Kind
 from handlers import registration
 from handlers.coordinator import COORDINATOR_MENU, access
 from handlers.coordinator.waste_access import banks_in_scope, permit_bank
-from handlers.dialog import TEXT, Context, Raw, Step
-from handlers.info import WEEKDAYS
-from handlers.matching import search_names
-from handlers.parsing import (
+from handlers.dialog.machine import TEXT, Context, Raw, Step
+from handlers.dialog.matching import search_names
+from handlers.dialog.parsing import (
     MISSING_TIME,
     MISSING_WEEKDAY,
     NOT_A_NUMBER,
@@ -24,6 +20,10 @@ from handlers.parsing import (
     parse_rw_number,
     parse_weekday_time,
 )
+from handlers.info import WEEKDAYS
+from handlers.messages import Inbound, Kind
+from handlers.text.formatting import time_of_day
+from handlers.text.i18n import N_
 from storage import bank_admin, places
 from storage.audit import audit
 from storage.models import WasteBank

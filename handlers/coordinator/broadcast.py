@@ -11,15 +11,15 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.formatting import datetime_short, number, rupiah, rw_name
-from bot.i18n import N_, translate
-from bot.messages import Inbound, Kind
 from handlers import registration
 from handlers.coordinator import COORDINATOR_MENU, access
-from handlers.dialog import TEXT, Context, Raw, Step
-from handlers.matching import search_names
-from handlers.notify import notify, notify_person
-from handlers.parsing import IN_THE_PAST, ParseError, parse_schedule_time
+from handlers.dialog.machine import TEXT, Context, Raw, Step
+from handlers.dialog.matching import search_names
+from handlers.dialog.notify import notify, notify_person
+from handlers.dialog.parsing import IN_THE_PAST, ParseError, parse_schedule_time
+from handlers.messages import Inbound, Kind
+from handlers.text.formatting import datetime_short, number, rupiah, rw_name
+from handlers.text.i18n import N_, translate
 from storage import broadcasts, places
 from storage.audit import audit
 from storage.broadcasts import (

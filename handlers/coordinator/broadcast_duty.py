@@ -8,8 +8,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.i18n import N_
 from handlers.coordinator.broadcast import tell_creator
+from handlers.text.i18n import N_
 from storage import broadcasts
 from storage.broadcasts import CANCELLED, DONE, OCCURRENCE_KIND, SENDING
 from storage.models import Broadcast

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from bot.i18n import N_
-from bot.messages import Inbound
 from handlers import registration
-from handlers.dialog import MENU, TEXT, Context, Step
+from handlers.dialog.machine import MENU, TEXT, Context, Step
+from handlers.messages import Inbound
+from handlers.text.i18n import N_
 from storage import invites
 from storage.audit import audit
 from storage.models.roles import ADMIN

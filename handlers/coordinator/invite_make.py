@@ -5,15 +5,15 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from bot.i18n import N_
-from bot.messages import Inbound, Kind
 from handlers import registration
 from handlers.coordinator import COORDINATOR_MENU
 from handlers.coordinator.access import permit
 from handlers.coordinator.banks import parse_rw_numbers
-from handlers.dialog import TEXT, Context, Raw, Step
-from handlers.matching import search_names
-from handlers.parsing import ParseError
+from handlers.dialog.machine import TEXT, Context, Raw, Step
+from handlers.dialog.matching import search_names
+from handlers.dialog.parsing import ParseError
+from handlers.messages import Inbound, Kind
+from handlers.text.i18n import N_
 from storage import invites, places
 from storage.audit import audit
 from storage.models.roles import ADMIN, COORDINATOR, UPGRADING, WASTE

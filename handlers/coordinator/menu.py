@@ -7,8 +7,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from bot.i18n import N_
-from bot.messages import Inbound
 from handlers.coordinator import (
     COORDINATOR_MENU,
     banks,
@@ -24,7 +22,9 @@ from handlers.coordinator import (
     withdrawals,
 )
 from handlers.coordinator.access import ACTIONS
-from handlers.dialog import MENU, Context, Step
+from handlers.dialog.machine import MENU, Context, Step
+from handlers.messages import Inbound
+from handlers.text.i18n import N_
 
 
 class State(StrEnum):

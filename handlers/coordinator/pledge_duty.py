@@ -11,12 +11,12 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.formatting import datetime_short
-from bot.i18n import N_, translate
-from bot.letter import NO_PAYMENT
-from bot.scheduler import Duty
 from handlers.coordinator.pledges import tell_lapsed, view
-from handlers.notify import notify_person
+from handlers.dialog.machine import Duty
+from handlers.dialog.notify import notify_person
+from handlers.documents.letter import NO_PAYMENT
+from handlers.text.formatting import datetime_short
+from handlers.text.i18n import N_, translate
 from storage import broadcasts, pledges
 from storage.models import Person
 from storage.models.roles import UPGRADING

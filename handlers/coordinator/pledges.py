@@ -13,17 +13,17 @@ from enum import StrEnum
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from bot.formatting import datetime_short, rupiah, rw_name
-from bot.i18n import N_, translate
-from bot.letter import NO_PAYMENT, LetterFacts, commitment_letter, letter_filename
-from bot.messages import Attachment, Inbound, Reply
-from handlers.clock import today
 from handlers.collaborator.signup import INDIVIDUAL, TYPE_CHOICES
 from handlers.coordinator import COORDINATOR_MENU, access
-from handlers.dialog import TEXT, Context, Raw, Step
-from handlers.notify import notify_person, send_to
+from handlers.dialog.machine import TEXT, Context, Raw, Step
+from handlers.dialog.notify import notify_person, send_to
+from handlers.documents.letter import NO_PAYMENT, LetterFacts, commitment_letter, letter_filename
+from handlers.messages import Attachment, Inbound, Reply
+from handlers.text.formatting import datetime_short, rupiah, rw_name
+from handlers.text.i18n import N_, translate
 from storage import places, pledges
 from storage.audit import audit
+from storage.clock import today
 from storage.models import RW, Collaborator, Offer, Person, Pledge, UpgradeRW
 from storage.models.roles import UPGRADING
 from storage.outbox import NOTIFICATION

@@ -6,17 +6,17 @@ from __future__ import annotations
 from datetime import date, timedelta
 from enum import StrEnum
 
-from bot.formatting import date_long, rupiah
-from bot.i18n import N_
-from bot.messages import Inbound, Kind
-from handlers.clock import today
 from handlers.coordinator import COORDINATOR_MENU
 from handlers.coordinator.banks import choose_bank, chosen_bank, refuse
 from handlers.coordinator.waste_access import permit_bank
-from handlers.dialog import TEXT, Context, Step
-from handlers.parsing import IN_THE_PAST, NEGATIVE, TOO_MUCH, ZERO, ParseError, parse_amount, parse_date
+from handlers.dialog.machine import TEXT, Context, Step
+from handlers.dialog.parsing import IN_THE_PAST, NEGATIVE, TOO_MUCH, ZERO, ParseError, parse_amount, parse_date
+from handlers.messages import Inbound, Kind
+from handlers.text.formatting import date_long, rupiah
+from handlers.text.i18n import N_
 from storage import bank_admin, banks
 from storage.audit import audit
+from storage.clock import today
 
 ACTION = "set_prices"
 MIN_RUPIAH_PER_KG, MAX_RUPIAH_PER_KG = 50, 1_000_000  # below Rp50 is a slip such as `3,5` for 3.500

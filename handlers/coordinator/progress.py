@@ -8,12 +8,12 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
-from bot.formatting import number, rw_name
-from bot.i18n import N_, translate
-from bot.messages import Inbound, Kind, Reply
 from handlers.coordinator import COORDINATOR_MENU, access
-from handlers.dialog import TEXT, Context, Raw, Step
-from handlers.notify import send_to
+from handlers.dialog.machine import TEXT, Context, Raw, Step
+from handlers.dialog.notify import send_to
+from handlers.messages import Inbound, Kind, Reply
+from handlers.text.formatting import number, rw_name
+from handlers.text.i18n import N_, translate
 from storage import places, pledges
 from storage.audit import audit
 from storage.models import Person, ProgressUpdate

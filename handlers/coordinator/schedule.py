@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from bot.i18n import N_
-from bot.messages import Inbound
 from handlers.coordinator import COORDINATOR_MENU
 from handlers.coordinator.banks import (
     SCHEDULE_ERRORS,
@@ -16,8 +14,10 @@ from handlers.coordinator.banks import (
     schedule_text,
 )
 from handlers.coordinator.waste_access import permit_bank
-from handlers.dialog import TEXT, Context, Step
-from handlers.parsing import ParseError, parse_weekday_time
+from handlers.dialog.machine import TEXT, Context, Step
+from handlers.dialog.parsing import ParseError, parse_weekday_time
+from handlers.messages import Inbound
+from handlers.text.i18n import N_
 from storage.audit import audit
 
 ACTION = "set_schedule"

@@ -7,17 +7,17 @@ from __future__ import annotations
 from datetime import timedelta
 from enum import StrEnum
 
-from bot.charts import paired_bars
-from bot.export import deposit_rows, to_csv, to_xlsx
-from bot.formatting import rupiah, rw_name, weight
-from bot.i18n import N_
-from bot.messages import Attachment, Inbound
-from handlers.clock import month_start, next_month_start, today
 from handlers.coordinator import COORDINATOR_MENU
 from handlers.coordinator.access import allowed, permit
-from handlers.dialog import Context, Step
+from handlers.dialog.machine import Context, Step
+from handlers.documents.charts import paired_bars
+from handlers.documents.export import deposit_rows, to_csv, to_xlsx
+from handlers.messages import Attachment, Inbound
+from handlers.text.formatting import rupiah, rw_name, weight
+from handlers.text.i18n import N_
 from storage import stats
 from storage.audit import audit
+from storage.clock import month_start, next_month_start, today
 from storage.models.roles import UPGRADING, WASTE
 from storage.roles import scope
 

@@ -7,10 +7,6 @@ from __future__ import annotations
 from enum import StrEnum
 from functools import partial
 
-from bot.formatting import datetime_short, rupiah, weight
-from bot.i18n import N_, translate
-from bot.messages import Inbound, Kind
-from handlers.clock import today
 from handlers.coordinator import COORDINATOR_MENU, access
 from handlers.coordinator.waste_access import (
     banks_in_scope,
@@ -18,16 +14,20 @@ from handlers.coordinator.waste_access import (
     item_text,
     permit_bank,
 )
-from handlers.dialog import MENU, TEXT, Context, Raw
-from handlers.notify import notify
+from handlers.dialog.machine import MENU, TEXT, Context, Raw
+from handlers.dialog.notify import notify
+from handlers.messages import Inbound, Kind
 from handlers.report import (
     category_name,
     lines,
     read_weight,
 )
+from handlers.text.formatting import datetime_short, rupiah, weight
+from handlers.text.i18n import N_, translate
 from storage import banks, ledger
 from storage import weighin as store
 from storage.audit import audit
+from storage.clock import today
 from storage.models import Person, WasteBank, WasteReport
 
 ACTION = "verify_report"

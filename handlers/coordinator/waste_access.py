@@ -3,11 +3,11 @@ step on the server, and the lines of a receipt."""
 
 from __future__ import annotations
 
-from bot.formatting import weight
-from bot.messages import Inbound, Kind
 from handlers.coordinator import access
-from handlers.dialog import CHOICE_ONLY, MENU, Answer, Ask, Context, Step
+from handlers.dialog.machine import CHOICE_ONLY, MENU, Answer, Ask, Context, Step
+from handlers.messages import Inbound, Kind
 from handlers.report import category_name
+from handlers.text.formatting import weight
 from storage import roles
 from storage import weighin as store
 from storage.models import WasteBank

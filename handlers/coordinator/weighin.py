@@ -8,10 +8,6 @@ from __future__ import annotations
 from enum import StrEnum
 from functools import partial
 
-from bot.formatting import datetime_short, rupiah, weight
-from bot.i18n import N_
-from bot.messages import Inbound
-from handlers.clock import today
 from handlers.coordinator import COORDINATOR_MENU, access
 from handlers.coordinator.waste_access import (
     banks_in_scope,
@@ -28,13 +24,17 @@ from handlers.coordinator.weighin_line import (
     Who,
     parse_line,
 )
-from handlers.dialog import MENU, TEXT, Context, Raw
-from handlers.notify import notify
-from handlers.parsing import ParseError, parse_weight
+from handlers.dialog.machine import MENU, TEXT, Context, Raw
+from handlers.dialog.notify import notify
+from handlers.dialog.parsing import ParseError, parse_weight
+from handlers.messages import Inbound
 from handlers.report import MAX_GRAMS, category_name, lines
+from handlers.text.formatting import datetime_short, rupiah, weight
+from handlers.text.i18n import N_
 from storage import banks, ledger
 from storage import weighin as store
 from storage.audit import audit
+from storage.clock import today
 from storage.models import Account, Person, WasteBank, WasteReport, WasteReportItem
 
 ACTION = "weigh_in"

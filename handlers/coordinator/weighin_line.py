@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from handlers.parsing import TOO_HEAVY, ParseError, parse_weight
+from handlers.dialog.parsing import TOO_HEAVY, ParseError, parse_weight
 from storage.people import PHONE_START, e164
 
 MEMBER_INVALID = "member_invalid"

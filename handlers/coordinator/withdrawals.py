@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from bot.formatting import datetime_short, rupiah
-from bot.i18n import N_
-from bot.messages import Inbound
 from handlers.coordinator import COORDINATOR_MENU, access
 from handlers.coordinator.waste_access import banks_in_scope, permit_bank
-from handlers.dialog import Context, Raw, Step
-from handlers.notify import notify
+from handlers.dialog.machine import Context, Raw, Step
+from handlers.dialog.notify import notify
+from handlers.messages import Inbound
+from handlers.text.formatting import datetime_short, rupiah
+from handlers.text.i18n import N_
 from storage import withdrawals
 from storage.audit import audit
 from storage.ledger import balance

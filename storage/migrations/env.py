@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from logging.config import fileConfig
 
 from alembic import context
 from sqlalchemy import create_engine, pool
 
-from storage.db import sync_url
+from storage.db import DEFAULT_URL, sync_url
 from storage.models import Base
 
 config = context.config
@@ -16,11 +17,9 @@ if config.config_file_name is not None and config.attributes.get("configure_logg
 
 
 def _database_url() -> str:
-    url = config.get_main_option("sqlalchemy.url")
-    if not url:
-        from bot.settings import get_settings
-
-        url = get_settings().database_url
+    """The URL the caller set (`ksbb db upgrade` passes the DATABASE_URL setting), else DATABASE_URL
+    from the environment, as for a bare `alembic upgrade head`."""
+    url = config.get_main_option("sqlalchemy.url") or os.environ.get("DATABASE_URL") or DEFAULT_URL
     return sync_url(url)
 
 

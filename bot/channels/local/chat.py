@@ -8,8 +8,8 @@ from typing import TextIO
 
 from bot.channels.local.transport import CHANNEL
 from bot.engine import Engine
-from bot.messages import Inbound, Kind
 from bot.sender import Sender
+from handlers.messages import Inbound, Kind
 
 
 def identity_key(user: str) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TextIO
 
-from bot.messages import Reply
+from handlers.messages import Reply
 
 CHANNEL = "local"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from telegram import Bot, BotCommand
 
-from bot.i18n import N_, translate
+from handlers.text.i18n import N_, translate
 
 # (Indonesian command, English command, description key); the dialog understands both names.
 COMMANDS = (

@@ -5,7 +5,7 @@ from __future__ import annotations
 from telegram import Chat, Message, Update
 
 from bot.channels.telegram import CHANNEL
-from bot.messages import Contact, Inbound, Kind
+from handlers.messages import Contact, Inbound, Kind
 
 ALLOWED_UPDATES = ["message", "callback_query"]
 

@@ -21,7 +21,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Tele
 from bot.channels.errors import Permanent, Throttled, Transient, Unreachable
 from bot.channels.telegram import CHANNEL
 from bot.channels.text import split_text
-from bot.messages import CONTACT_REQUEST, Reply
+from handlers.messages import CONTACT_REQUEST, Reply
 
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from bot.channels.whatsapp import CHANNEL
-from bot.messages import Inbound, Kind
+from handlers.messages import Inbound, Kind
 
 PREFIX = "whatsapp:"
 

@@ -19,8 +19,8 @@ from bot.channels.text import split_text
 from bot.channels.whatsapp import CHANNEL, MAX_BODY
 from bot.channels.whatsapp.inbound import PREFIX
 from bot.channels.whatsapp.media import media_url
-from bot.i18n import translate
-from bot.messages import Reply
+from handlers.messages import Reply
+from handlers.text.i18n import translate
 
 TOO_MANY_REQUESTS = 20429
 OPTED_OUT = 21610

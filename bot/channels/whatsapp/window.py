@@ -16,8 +16,8 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.channels.whatsapp import CHANNEL
-from bot.messages import Reply, Template
 from bot.sender import Hold
+from handlers.messages import Reply, Template
 from storage import outbox
 from storage.db import Database
 from storage.models import Identity, Outbox

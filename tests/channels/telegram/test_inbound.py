@@ -11,7 +11,7 @@ import pytest
 from telegram import Bot, Update
 
 from bot.channels.telegram.inbound import to_inbound
-from bot.messages import Contact, Kind
+from handlers.messages import Contact, Kind
 from tests.channels.telegram.conftest import TOKEN
 
 PAYLOADS = Path(__file__).parent / "payloads"

@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import select
 
 from bot.app import App
-from bot.i18n import translate
-from handlers.dialog import MENU, Context
+from handlers.dialog.machine import MENU, Context
+from handlers.text.i18n import translate
 from storage.models import Conversation, Identity, Outbox
 from tests.channels.telegram.conftest import Chat, texts
 from tests.conftest import count

@@ -15,8 +15,8 @@ from bot.channels.errors import Permanent, SendError, Throttled, Transient, Unre
 from bot.channels.telegram import make_bot
 from bot.channels.telegram.commands import register_commands
 from bot.channels.telegram.transport import TelegramTransport
-from bot.i18n import translate
-from bot.messages import Attachment, Choice, Reply
+from handlers.messages import Attachment, Choice, Reply
+from handlers.text.i18n import translate
 from tests.channels.telegram.conftest import TOKEN
 from tests.fakes.telegram_api import FakeBotAPI
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot.channels.whatsapp.inbound import to_inbound
-from bot.messages import Kind
+from handlers.messages import Kind
 
 PAYLOADS = Path(__file__).parent / "payloads"
 SENDER = "+6281234567890"

@@ -10,9 +10,9 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.i18n import N_, translate
-from bot.messages import Attachment, Choice, Inbound, Kind, Reply
-from handlers.matching import match_choice
+from handlers.dialog.matching import match_choice
+from handlers.messages import Attachment, Choice, Inbound, Kind, Reply
+from handlers.text.i18n import N_, translate
 from storage.broadcasts import TemplateTerms
 from storage.conversations import lock_conversation
 from storage.models import Conversation, Identity, Person
@@ -86,6 +86,9 @@ class Context:
 
 Ask = Callable[[Context], Awaitable[None]]
 Answer = Callable[[Context, Inbound], Awaitable[str | None]]
+# Work the scheduler runs every minute (reminders, follow-ups): given a transaction and the time, it queues
+# what is due; returns a count for the log.
+Duty = Callable[[AsyncSession, datetime], Awaitable[object]]
 StartHandler = Callable[[Context, str], Awaitable[str | None]]
 HelpFooter = Callable[[Context], Awaitable[str | None]]
 

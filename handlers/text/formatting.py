@@ -13,13 +13,12 @@ import math
 from datetime import date, datetime, time, tzinfo
 from decimal import Decimal
 from fractions import Fraction
-from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_datetime, format_time
 from babel.numbers import format_currency, format_decimal
 from babel.units import format_unit
 
-JAKARTA = ZoneInfo("Asia/Jakarta")
+from storage import clock
 
 _CURRENCY_PATTERNS = {"id": "¤#,##0", "en": "¤ #,##0"}
 _TIME_PATTERNS = {"id": "HH.mm", "en": "HH:mm"}
@@ -62,12 +61,12 @@ def date_long(d: date, locale: str) -> str:
     return format_date(d, _DATE_LONG, locale=locale)
 
 
-def datetime_short(moment: datetime, locale: str, tz: tzinfo = JAKARTA) -> str:
-    """`Sab, 5 Des 2026 08.00` in Jakarta time; English `Sat, 5 Dec 2026 08:00`."""
+def datetime_short(moment: datetime, locale: str, tz: tzinfo | None = None) -> str:
+    """`Sab, 5 Des 2026 08.00` in local time (the configured zone unless `tz`); English `Sat, 5 Dec 2026 08:00`."""
     if moment.tzinfo is None:
         raise ValueError("moment must be aware")
     pattern = f"{_DATE_SHORT} {_TIME_PATTERNS[_language(locale)]}"
-    return format_datetime(moment, pattern, tzinfo=tz, locale=locale)
+    return format_datetime(moment, pattern, tzinfo=tz or clock.zone(), locale=locale)
 
 
 def time_of_day(t: time, locale: str) -> str:

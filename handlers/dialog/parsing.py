@@ -18,8 +18,8 @@ Readings of ambiguous input, chosen for what a resident most likely means:
 - Dates are day first (`6/12` is 6 December); a date without a year is the nearest occurrence
   (so a date a few days ago is in the past, and in late December `5/1` is next January).
 - A weekday alone is its next occurrence at that time (today if the time is still ahead); `depan`
-  ("next") and `ini` ("this") add nothing. A time alone is today. Times are Jakarta time unless
-  `WITA` or `WIT` says otherwise; `jam 7 malam` is 19.00, `jam 2 siang` 14.00.
+  ("next") and `ini` ("this") add nothing. A time alone is today. Times are local (the `TIMEZONE` setting) unless
+  `WIB`, `WITA` or `WIT` says otherwise; `jam 7 malam` is 19.00, `jam 2 siang` 14.00.
 """
 
 from __future__ import annotations
@@ -32,9 +32,8 @@ from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
 from decimal import Decimal
 from fractions import Fraction
 from itertools import pairwise
-from zoneinfo import ZoneInfo
 
-JAKARTA = ZoneInfo("Asia/Jakarta")
+from storage.clock import zone as local_zone
 
 NOT_A_NUMBER = "not_a_number"
 ZERO = "zero"
@@ -507,7 +506,7 @@ def _zone(when: _When, default: tzinfo) -> tzinfo:
     return default if when.zone is None else timezone(timedelta(hours=when.zone))
 
 
-def parse_schedule_time(text: str, now: datetime, tz: tzinfo = JAKARTA) -> datetime:
+def parse_schedule_time(text: str, now: datetime, tz: tzinfo | None = None) -> datetime:
     """The future moment in `besok 08.00`, `Sabtu 8:00`, `6/12 08.00`, `6 Des 2026 8.00 WIB` (aware UTC)."""
     if now.tzinfo is None:
         raise ValueError("now must be aware")
@@ -516,7 +515,7 @@ def parse_schedule_time(text: str, now: datetime, tz: tzinfo = JAKARTA) -> datet
         raise ParseError(NOT_A_TIME)
     if when.every or when.until is not None:
         raise ParseError(NOT_A_TIME)
-    clock, zone = _clock(when), _zone(when, tz)
+    clock, zone = _clock(when), _zone(when, tz or local_zone())
     today = now.astimezone(zone).date()
     day = _schedule_day(when, today, now, clock, zone)
     if when.weekday is not None and day.weekday() != when.weekday:

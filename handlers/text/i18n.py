@@ -7,7 +7,7 @@ from pathlib import Path
 
 from babel.support import Translations
 
-LOCALE_DIR = Path(__file__).resolve().parent.parent / "locales"
+LOCALE_DIR = Path(__file__).resolve().parents[2] / "locales"
 LOCALES = ("id", "en")
 DOMAIN = "messages"
 

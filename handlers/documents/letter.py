@@ -10,8 +10,8 @@ from datetime import UTC, date, datetime, time
 
 from fpdf import FPDF
 
-from bot.formatting import date_long, rupiah
-from bot.i18n import N_, translate
+from handlers.text.formatting import date_long, rupiah
+from handlers.text.i18n import N_, translate
 
 FONT = "Helvetica"
 LINE = 6.5  # mm per line of body text

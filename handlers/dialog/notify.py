@@ -6,9 +6,9 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.i18n import translate
-from bot.messages import Reply
-from handlers.dialog import Context
+from handlers.dialog.machine import Context
+from handlers.messages import Reply
+from handlers.text.i18n import translate
 from storage import outbox
 from storage.models import Person
 from storage.outbox import NOTIFICATION, Priority

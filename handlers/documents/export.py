@@ -13,8 +13,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from handlers.clock import local
 from storage import pledges, stats
+from storage.clock import local
 from storage.models import (
     RW,
     Account,

@@ -1,0 +1,1 @@
+"""The conversation machinery the journeys run on: steps and turns, understanding answers, notifying people."""

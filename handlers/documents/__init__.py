@@ -1,0 +1,1 @@
+"""Documents the bot hands out: commitment letters, data exports and charts."""
