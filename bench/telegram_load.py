@@ -29,7 +29,7 @@ from sqlalchemy.pool import NullPool
 
 from bench.common import ROOT, percentile
 from bot.settings import Settings
-from handlers.registration import NOTICE_VERSION
+from handlers.consent import NOTICE_VERSION
 from storage.db import Database, sync_url
 from storage.models import (
     RW,

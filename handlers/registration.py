@@ -3,23 +3,19 @@ typed kelurahan name, then the RW number)."""
 
 from __future__ import annotations
 
-import re
 from enum import StrEnum
 
+from handlers import consent, place_pick
 from handlers.dialog.machine import MENU, TEXT, Context, Raw, Step
-from handlers.dialog.matching import search_names
 from handlers.dialog.parsing import ParseError, parse_rw_number
 from handlers.messages import Inbound, Kind
 from handlers.text.formatting import rupiah
 from handlers.text.i18n import N_
 from storage import banks, places
-from storage.models import Kelurahan, Person
+from storage.models import Person
 
-NOTICE_VERSION = "2026-11"
-CONSENT_CHOICES = (("consent:yes", N_("register.agree")), ("consent:no", N_("register.disagree")))
 RW_ERRORS = {"out_of_range": N_("register.rw_out_of_range")}
 RW_NOT_A_NUMBER = N_("register.rw_not_a_number")
-NAME_LETTERS = re.compile(r"[^\W\d_]", re.UNICODE)
 PLACE_INPUT = TEXT | {Kind.LOCATION}
 JAKARTA_REACH_KM = 5.0  # a shared point farther than this from every kelurahan centroid is outside Jakarta
 LOCATED_CHOICES = (("located:yes", N_("register.located_yes")), ("located:no", N_("register.located_no")))
@@ -58,18 +54,15 @@ def change_rw(ctx: Context) -> str:
 
 async def ask_consent(ctx: Context) -> None:
     """Says what is stored and why, and asks for consent."""
-    ctx.say("register.notice")
-    ctx.say("register.ask_consent", choices=CONSENT_CHOICES)
+    consent.ask(ctx, "register.notice")
 
 
 async def answer_consent(ctx: Context, message: Inbound) -> str:
     """Records consent with the notice version and time (goes on to the name), or ends politely."""
-    if message.choice != "consent:yes":
+    if not consent.given(ctx, message):
         ctx.data.clear()
         ctx.say("register.declined")
         return MENU
-    ctx.person.consent_at = ctx.now
-    ctx.person.consent_version = NOTICE_VERSION
     return State.NAME
 
 
@@ -79,8 +72,8 @@ async def ask_name(ctx: Context) -> None:
 
 async def answer_name(ctx: Context, message: Inbound) -> str | None:
     """Keeps a plausible name (2–60 characters with letters); goes on to the kota."""
-    name = " ".join(message.text.split())
-    if not 2 <= len(name) <= 60 or len(NAME_LETTERS.findall(name)) < 2:
+    name = consent.clean_name(message.text, 60)
+    if name is None:
         ctx.say("register.name_invalid")
         return None
     ctx.person.name = name
@@ -124,19 +117,18 @@ async def ask_kelurahan(ctx: Context) -> None:
 async def answer_kelurahan(ctx: Context, message: Inbound) -> str | None:
     if message.kind is Kind.LOCATION:
         return await locate(ctx, message)
-    if message.kind is Kind.CHOICE:
-        ctx.data["kelurahan"] = (message.choice or "").removeprefix("kel:")
+    if code := place_pick.chosen(message):
+        ctx.data["kelurahan"] = code
         return State.RW
     return await search(ctx, message.text, kota_code=ctx.data.get("kota"))
 
 
 async def search(ctx: Context, text: str, kota_code: str | None) -> str | None:
     """Typed kelurahan names, typos forgiven: offer what matches, or say nothing did."""
-    found = search_names(text, await places.all_kelurahan(ctx.session, kota_code), lambda k: k.name)
-    if not found:
-        ctx.say("register.kelurahan_not_found", text=text[:40])
+    codes = await place_pick.search(ctx, text, kota_code)
+    if not codes:
         return None
-    ctx.data["matches"] = [k.code for k in found]
+    ctx.data["matches"] = codes
     return State.PICK
 
 
@@ -155,7 +147,8 @@ async def locate(ctx: Context, message: Inbound) -> str | None:
 
 async def ask_located(ctx: Context) -> None:
     kelurahan = await places.kelurahan(ctx.session, ctx.data["kelurahan"])
-    ctx.say("register.ask_located", place=place_label(kelurahan) if kelurahan else "", choices=LOCATED_CHOICES)
+    ctx.say("register.ask_located", place=place_pick.place_label(kelurahan) if kelurahan else "",
+            choices=LOCATED_CHOICES)
 
 
 async def answer_located(ctx: Context, message: Inbound) -> str:
@@ -167,21 +160,14 @@ async def answer_located(ctx: Context, message: Inbound) -> str:
 
 
 async def ask_pick(ctx: Context) -> None:
-    matches = [await places.kelurahan(ctx.session, code) for code in ctx.data.get("matches", [])]
-    ctx.say("register.ask_pick", choices=[(f"kel:{k.code}", Raw(place_label(k))) for k in matches if k])
+    await place_pick.offer(ctx, "register.ask_pick", ctx.data.get("matches", []))
 
 
 async def answer_pick(ctx: Context, message: Inbound) -> str | None:
-    if message.kind is Kind.CHOICE:
-        ctx.data["kelurahan"] = (message.choice or "").removeprefix("kel:")
+    if code := place_pick.chosen(message):
+        ctx.data["kelurahan"] = code
         return State.RW
     return await search(ctx, message.text, kota_code=None)
-
-
-def place_label(kelurahan: Kelurahan) -> str:
-    """`Kebon Melati – Tanah Abang, Jakarta Pusat`."""
-    kecamatan = kelurahan.kecamatan
-    return f"{kelurahan.name} – {kecamatan.name}, {places.short_kota(kecamatan.kota.name)}"
 
 
 async def ask_rw(ctx: Context) -> None:

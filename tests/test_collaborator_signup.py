@@ -10,6 +10,7 @@ from datetime import timedelta
 from sqlalchemy import select, update
 
 from bot.engine import Engine
+from handlers import consent
 from handlers.collaborator import signup
 from handlers.dialog.machine import MENU, Context
 from handlers.messages import Contact, Inbound, Kind, Reply
@@ -128,7 +129,7 @@ async def test_a_company_signs_up_and_everything_is_stored_at_the_end(db: Databa
         "company", "PT Maju Jaya", "Budi Santoso", "+6281234567890", "budi@majujaya.co.id", True)
     async with db.transaction() as session:
         person = await session.get(Person, found.person_id)
-        assert person.consent_at is not None and person.consent_version == signup.NOTICE_VERSION
+        assert person.consent_at is not None and person.consent_version == consent.NOTICE_VERSION
         signed_up = select(AuditEntry).where(AuditEntry.action == "collaborator_signup")
         entry = (await session.execute(signed_up)).scalar_one()
     assert (entry.outcome, entry.target) == ("created", f"collaborator:{found.person_id}")

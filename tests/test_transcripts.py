@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from handlers.registration import NOTICE_VERSION
+from handlers.consent import NOTICE_VERSION
 from handlers.text.formatting import datetime_short
 from handlers.text.i18n import translate
 from storage import banks

@@ -9,12 +9,12 @@ from enum import StrEnum
 from fractions import Fraction
 from typing import Any
 
+from handlers import place_pick
 from handlers.dialog.machine import MENU, TEXT, Context, Raw, Step
-from handlers.dialog.matching import search_names
 from handlers.messages import Inbound, Kind
 from handlers.text.formatting import number, progress_bar, rupiah
 from handlers.text.i18n import N_
-from storage import catalog, places
+from storage import catalog
 from storage.catalog import Detail, Summary
 from storage.pledges import ALTERNATIVE_TAKEN, CLOSED, FULL, TAKEN, OfferState, Supporter
 
@@ -143,7 +143,7 @@ async def search(ctx: Context, text: str) -> str | None:
     text also names a listed RW number; says so when none are listed there or no kelurahan has that
     name, staying where the person is."""
     name, rw_number = split_rw(text)
-    found = search_names(name, await places.all_kelurahan(ctx.session), lambda k: k.name)
+    found = await place_pick.find(ctx.session, name)
     if not found:
         ctx.say("browse.search_unknown", query=" ".join(text.split())[:60])
         return None

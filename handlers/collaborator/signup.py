@@ -9,9 +9,10 @@ import re
 from enum import StrEnum
 from typing import Any
 
+from handlers import consent
+from handlers.consent import clean_name
 from handlers.dialog.machine import MENU, TEXT, Context, Raw, Step
 from handlers.messages import Contact, Inbound, Kind
-from handlers.registration import CONSENT_CHOICES, NAME_LETTERS, NOTICE_VERSION
 from handlers.text.i18n import N_
 from storage.audit import audit
 from storage.models import Collaborator
@@ -76,12 +77,6 @@ def draft(ctx: Context) -> dict[str, Any]:
     return ctx.data.setdefault(DRAFT, {"then": MENU})
 
 
-def clean_name(text: str, limit: int) -> str | None:
-    """Spaces collapsed; None unless 2–`limit` characters with at least two letters."""
-    name = " ".join(text.split())
-    return name if 2 <= len(name) <= limit and len(NAME_LETTERS.findall(name)) >= 2 else None
-
-
 def shown_name(answers: dict[str, Any]) -> str:
     """The name the RW page would show: the organisation, or the contact person."""
     return answers.get("organisation") or answers.get("contact_name") or ""
@@ -89,18 +84,15 @@ def shown_name(answers: dict[str, Any]) -> str:
 
 async def ask_consent(ctx: Context) -> None:
     """Says what is stored for a collaborator and why, and asks for consent."""
-    ctx.say("collab.notice")
-    ctx.say("register.ask_consent", choices=CONSENT_CHOICES)
+    consent.ask(ctx, "collab.notice")
 
 
 async def answer_consent(ctx: Context, message: Inbound) -> str:
     """Records consent (goes on to the type), or stores nothing and goes back to the menu."""
-    if message.choice != "consent:yes":
+    if not consent.given(ctx, message):
         ctx.data.pop(DRAFT, None)
         ctx.say("collab.declined")
         return MENU
-    ctx.person.consent_at = ctx.now
-    ctx.person.consent_version = NOTICE_VERSION
     return State.TYPE
 
 

@@ -7,7 +7,8 @@ import re
 from datetime import time
 from enum import StrEnum
 
-from handlers import registration
+from handlers import place_pick
+from handlers.consent import clean_name
 from handlers.coordinator import COORDINATOR_MENU, access
 from handlers.coordinator.waste_access import banks_in_scope, permit_bank
 from handlers.dialog.machine import TEXT, Context, Raw, Step
@@ -34,7 +35,6 @@ REGISTER = "register_bank"
 MAX_RWS = 30
 MAX_CHOICES = 12
 _RW_SEPARATORS = re.compile(r"\s*(?:[,;&/+]|\bdan\b|\band\b)\s*", re.IGNORECASE)
-_LETTERS = re.compile(r"[^\W\d_]", re.UNICODE)
 
 SCHEDULE_ERRORS = {MISSING_WEEKDAY: N_("bank.schedule_no_day"), MISSING_TIME: N_("bank.schedule_no_time")}
 SCHEDULE_UNREADABLE = N_("bank.schedule_unreadable")
@@ -109,8 +109,8 @@ async def ask_name(ctx: Context) -> None:
 
 async def answer_name(ctx: Context, message: Inbound) -> str | None:
     """Keeps a plausible name (3–120 characters with letters); goes on to the address."""
-    name = " ".join(message.text.split())
-    if not 3 <= len(name) <= 120 or len(_LETTERS.findall(name)) < 2:
+    name = clean_name(message.text, 120, shortest=3)
+    if name is None:
         ctx.say("bank.name_invalid")
         return None
     draft(ctx)["name"] = name
@@ -135,29 +135,26 @@ async def ask_kelurahan(ctx: Context) -> None:
     """Offers the kelurahan of the person's own RWs; any name may be typed."""
     covered = await scope(ctx.session, ctx.person.id, WASTE)
     own = await bank_admin.kelurahan_of(ctx.session, covered) if covered else []
-    ctx.say("bank.ask_kelurahan", choices=[(f"kel:{k.code}", Raw(registration.place_label(k))) for k in own])
+    ctx.say("bank.ask_kelurahan", choices=place_pick.choices(own))
 
 
 async def answer_kelurahan(ctx: Context, message: Inbound) -> str | None:
     """A chosen kelurahan leads to its RWs; a typed name is searched, typos forgiven."""
-    if message.kind is Kind.CHOICE:
-        draft(ctx)["kelurahan"] = (message.choice or "").removeprefix("kel:")
+    if code := place_pick.chosen(message):
+        draft(ctx)["kelurahan"] = code
         return State.RWS
-    found = search_names(message.text, await places.all_kelurahan(ctx.session), lambda k: k.name)
-    if not found:
-        ctx.say("register.kelurahan_not_found", text=message.text[:40])
-        return None
-    if len(found) == 1:
-        draft(ctx)["kelurahan"] = found[0].code
+    codes = await place_pick.search(ctx, message.text)
+    if len(codes) == 1:
+        draft(ctx)["kelurahan"] = codes[0]
         return State.RWS
-    draft(ctx)["matches"] = [k.code for k in found]
-    return State.PICK
+    if codes:
+        draft(ctx)["matches"] = codes
+        return State.PICK
+    return None
 
 
 async def ask_pick(ctx: Context) -> None:
-    codes: list[str] = draft(ctx).get("matches", [])  # type: ignore[assignment]
-    matches = [found for code in codes if (found := await places.kelurahan(ctx.session, code))]
-    ctx.say("register.ask_pick", choices=[(f"kel:{k.code}", Raw(registration.place_label(k))) for k in matches])
+    await place_pick.offer(ctx, "register.ask_pick", draft(ctx).get("matches", []))  # type: ignore[arg-type]
 
 
 async def ask_rws(ctx: Context) -> None:

@@ -11,13 +11,12 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers import registration
+from handlers import place_pick
 from handlers.coordinator import COORDINATOR_MENU, access
 from handlers.dialog.machine import TEXT, Context, Raw, Step
-from handlers.dialog.matching import search_names
 from handlers.dialog.notify import notify, notify_person
 from handlers.dialog.parsing import IN_THE_PAST, ParseError, parse_schedule_time
-from handlers.messages import Inbound, Kind
+from handlers.messages import Inbound
 from handlers.text.formatting import datetime_short, number, rupiah, rw_name
 from handlers.text.i18n import N_, translate
 from storage import broadcasts, places
@@ -197,24 +196,21 @@ async def ask_kelurahan(ctx: Context) -> None:
 
 async def answer_kelurahan(ctx: Context, message: Inbound) -> str | None:
     """A typed name, typos forgiven: the matches are offered, or the person is told none matched."""
-    found = search_names(message.text, await places.all_kelurahan(ctx.session), lambda k: k.name)
-    if not found:
-        ctx.say("register.kelurahan_not_found", text=message.text[:40])
+    codes = await place_pick.search(ctx, message.text)
+    if not codes:
         return None
-    draft(ctx)["matches"] = [k.code for k in found]
+    draft(ctx)["matches"] = codes
     return State.PICK
 
 
 async def ask_pick(ctx: Context) -> None:
-    matches = [await places.kelurahan(ctx.session, code) for code in draft(ctx).get("matches", [])]
-    choices = [(f"kel:{k.code}", Raw(registration.place_label(k))) for k in matches if k]
-    ctx.say("register.ask_pick", choices=choices)
+    await place_pick.offer(ctx, "register.ask_pick", draft(ctx).get("matches", []))
 
 
 async def answer_pick(ctx: Context, message: Inbound) -> str | None:
-    if message.kind is Kind.CHOICE:
+    if code := place_pick.chosen(message):
         draft(ctx).pop("matches", None)
-        return await preview(ctx, broadcasts.segment_place(KELURAHAN, (message.choice or "").removeprefix("kel:")))
+        return await preview(ctx, broadcasts.segment_place(KELURAHAN, code))
     return await answer_kelurahan(ctx, message)
 
 

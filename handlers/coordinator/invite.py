@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from handlers import registration
+from handlers import consent, registration
 from handlers.dialog.machine import MENU, TEXT, Context, Step
 from handlers.messages import Inbound
 from handlers.text.i18n import N_
@@ -43,17 +43,14 @@ async def start_redeeming(ctx: Context, code: str) -> str | None:
 
 
 async def ask_consent(ctx: Context) -> None:
-    ctx.say("invite.notice")
-    ctx.say("register.ask_consent", choices=registration.CONSENT_CHOICES)
+    consent.ask(ctx, "invite.notice")
 
 
 async def answer_consent(ctx: Context, message: Inbound) -> str:
-    if message.choice != "consent:yes":
+    if not consent.given(ctx, message):
         ctx.data.pop("invite_code", None)
         ctx.say("register.declined")
         return MENU
-    ctx.person.consent_at = ctx.now
-    ctx.person.consent_version = registration.NOTICE_VERSION
     return State.NAME if ctx.person.name is None else await finish(ctx)
 
 

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from handlers import registration
+from handlers import place_pick
 from handlers.coordinator import COORDINATOR_MENU
 from handlers.coordinator.access import permit
 from handlers.coordinator.banks import parse_rw_numbers
-from handlers.dialog.machine import TEXT, Context, Raw, Step
-from handlers.dialog.matching import search_names
+from handlers.dialog.machine import TEXT, Context, Step
 from handlers.dialog.parsing import ParseError
-from handlers.messages import Inbound, Kind
+from handlers.messages import Inbound
 from handlers.text.i18n import N_
 from storage import invites, places
 from storage.audit import audit
@@ -49,25 +48,23 @@ async def answer_role(ctx: Context, message: Inbound) -> str:
 
 
 async def ask_kelurahan(ctx: Context) -> None:
-    matches = [k for code in ctx.data["invite_make"].get("matches", []) if (k := await places.kelurahan(ctx.session, code))]
-    ctx.say("invite_make.ask_kelurahan", choices=[(f"kel:{k.code}", Raw(registration.place_label(k))) for k in matches])
+    await place_pick.offer(ctx, "invite_make.ask_kelurahan", ctx.data["invite_make"].get("matches", []))
 
 
 async def answer_kelurahan(ctx: Context, message: Inbound) -> str | None:
     """A typed kelurahan name (typos forgiven); several matches are offered to choose from."""
     draft = ctx.data["invite_make"]
-    if message.kind is Kind.CHOICE:
-        draft["kelurahan"] = (message.choice or "").removeprefix("kel:")
+    if code := place_pick.chosen(message):
+        draft["kelurahan"] = code
         return State.RWS
-    found = search_names(message.text, await places.all_kelurahan(ctx.session), lambda k: k.name)
-    if not found:
-        ctx.say("register.kelurahan_not_found", text=message.text[:40])
-        return None
-    if len(found) > 1:
-        draft["matches"] = [k.code for k in found]
+    codes = await place_pick.search(ctx, message.text)
+    if len(codes) > 1:
+        draft["matches"] = codes
         return State.KELURAHAN
-    draft["kelurahan"] = found[0].code
-    return State.RWS
+    if codes:
+        draft["kelurahan"] = codes[0]
+        return State.RWS
+    return None
 
 
 async def ask_rws(ctx: Context) -> None:
