@@ -4,11 +4,12 @@ summary with the estimated value, and a confirm step. A half-finished report is 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from enum import StrEnum
 from itertools import groupby
 
 from handlers import registration
-from handlers.dialog.machine import MENU, TEXT, Context, Step
+from handlers.dialog.machine import MENU, TEXT, Context, Draft, Step
 from handlers.dialog.parsing import ParseError, parse_weight
 from handlers.messages import Inbound, Kind
 from handlers.text.formatting import rupiah, weight
@@ -45,14 +46,20 @@ def category_name(code: str) -> str:
     return f"category.{code}"
 
 
-def draft(ctx: Context) -> dict[str, object]:
+@dataclass
+class Report(Draft):
     """The report being written, kept in the conversation until sent or cancelled."""
-    return ctx.data.setdefault("report", {"items": [], "photo": None})
+
+    KEY = "report"
+    items: list[list] = field(default_factory=list)  # [category code, grams], in the order they were added
+    photo: str | None = None
+    group: str | None = None  # the group of kinds being chosen from
+    category: str | None = None  # the kind whose weight is asked
 
 
 def items(ctx: Context) -> list[tuple[str, int]]:
     """(category code, grams) of the draft, in the order they were added."""
-    return [(str(code), int(grams)) for code, grams in draft(ctx)["items"]]  # type: ignore[attr-defined]
+    return [(str(code), int(grams)) for code, grams in ctx.draft(Report).items]
 
 
 def begin(ctx: Context) -> str:
@@ -73,7 +80,7 @@ async def ask_resume(ctx: Context) -> None:
 async def answer_resume(ctx: Context, message: Inbound) -> str:
     """Continues the draft at its summary, or starts a new report."""
     if message.choice == "draft:new":
-        ctx.data.pop("report", None)
+        ctx.drop(Report)
         return State.GROUP
     return State.MORE
 
@@ -92,15 +99,16 @@ async def answer_group(ctx: Context, message: Inbound) -> str:
     if group == "done":
         return State.PHOTO
     members = [c.code for c in await banks.categories(ctx.session) if c.group == group]
-    ctx.data["group"] = group
+    report = ctx.draft(Report)
+    report.group = group
     if len(members) == 1:
-        ctx.data["category"] = members[0]
+        report.category = members[0]
         return State.WEIGHT
     return State.CATEGORY
 
 
 async def ask_category(ctx: Context) -> None:
-    members = [c.code for c in await banks.categories(ctx.session) if c.group == ctx.data.get("group")]
+    members = [c.code for c in await banks.categories(ctx.session) if c.group == ctx.draft(Report).group]
     choices = [(f"cat:{code}", category_name(code)) for code in members]
     ctx.say("report.ask_category", choices=[*choices, BACK])
 
@@ -109,12 +117,12 @@ async def answer_category(ctx: Context, message: Inbound) -> str:
     code = (message.choice or "").removeprefix("cat:")
     if code == "back":
         return State.GROUP
-    ctx.data["category"] = code
+    ctx.draft(Report).category = code
     return State.WEIGHT
 
 
 async def ask_weight(ctx: Context) -> None:
-    ctx.say("report.ask_weight", category=ctx.t(category_name(ctx.data["category"])))
+    ctx.say("report.ask_weight", category=ctx.t(category_name(ctx.draft(Report).category or "")))
 
 
 WEIGHT_ERRORS = {
@@ -138,14 +146,14 @@ async def answer_weight(ctx: Context, message: Inbound) -> str | None:
     grams = read_weight(ctx, message.text)
     if grams is None:
         return None
-    code = ctx.data["category"]
+    report = ctx.draft(Report)
+    code = report.category or ""
     current = dict(items(ctx))
     if current.get(code, 0) + grams > MAX_GRAMS:
         ctx.say("report.weight_too_heavy", limit=weight(MAX_GRAMS, ctx.person.locale))
         return None
     current[code] = current.get(code, 0) + grams
-    draft(ctx)["items"] = [[c, g] for c, g in current.items()]
-    del ctx.data["category"]
+    report.items, report.category = [[c, g] for c, g in current.items()], None
     return State.MORE
 
 
@@ -167,7 +175,7 @@ async def ask_photo(ctx: Context) -> None:
 
 async def answer_photo(ctx: Context, message: Inbound) -> str:
     if message.kind is Kind.PHOTO:
-        draft(ctx)["photo"] = message.photo
+        ctx.draft(Report).photo = message.photo
     return State.CONFIRM
 
 
@@ -184,7 +192,7 @@ async def ask_confirm(ctx: Context) -> None:
 async def answer_confirm(ctx: Context, message: Inbound) -> str:
     """Stores the report as awaiting weighing at the prices in force, or drops it."""
     if message.choice != "confirm:send":
-        ctx.data.pop("report", None)
+        ctx.drop(Report)
         ctx.say("cancel.done")
         return MENU
     bank, prices = await pricing(ctx)
@@ -197,10 +205,10 @@ async def answer_confirm(ctx: Context, message: Inbound) -> str:
         bank_id=bank.id if bank else None,
         items=items(ctx),
         prices=prices,
-        photo=draft(ctx)["photo"],  # type: ignore[arg-type]
+        photo=ctx.draft(Report).photo,
         now=ctx.now,
     )
-    ctx.data.pop("report", None)
+    ctx.drop(Report)
     ctx.say(SAVED if bank else SAVED_NO_BANK, bank=bank.name if bank else "")
     return MENU
 

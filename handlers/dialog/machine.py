@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -43,6 +43,16 @@ class Raw(str):
     """A choice label shown as it is (a place name), not a message key."""
 
 
+class Draft:
+    """A flow's answers so far, kept in the conversation between turns. Subclasses are dataclasses whose
+    fields all have defaults and hold JSON values; `KEY` names their place in the conversation data."""
+
+    KEY: ClassVar[str]
+
+
+D = TypeVar("D", bound=Draft)
+
+
 @dataclass
 class Context:
     """What a step sees: the person, their conversation data, the database, and where to say things."""
@@ -58,6 +68,20 @@ class Context:
     roles: frozenset[str] = frozenset()
     terms: Terms = field(default_factory=Terms)  # the pledge rules in force
     templates: TemplateTerms = field(default_factory=TemplateTerms)  # WhatsApp outside its 24-hour window
+
+    def draft(self, kind: type[D]) -> D:
+        """The flow's draft, begun empty when there is none (fields a stored draft lacks take their
+        defaults; fields it has that the class no longer knows are dropped)."""
+        held = self.data.get(kind.KEY)
+        if not isinstance(held, kind):
+            stored = held if isinstance(held, dict) else {}
+            held = kind(**{f.name: stored[f.name] for f in fields(kind) if f.name in stored})  # type: ignore[call-arg]
+            self.data[kind.KEY] = held
+        return held
+
+    def drop(self, kind: type[Draft]) -> None:
+        """Forget the flow's draft (it is done, or abandoned)."""
+        self.data.pop(kind.KEY, None)
 
     def t(self, key: str, **values: object) -> str:
         """A message in the person's language."""
@@ -105,6 +129,18 @@ class Step:
     help: str
     accepts: frozenset[Kind] = CHOICE_ONLY
     max_text: int = MAX_TEXT  # longer text is refused before the step sees it
+
+
+def kept(data: dict[str, Any]) -> dict[str, Any]:
+    """Conversation data as stored: drafts as plain values, an empty draft (all defaults) not at all."""
+    stored = {}
+    for key, value in data.items():
+        if isinstance(value, Draft):
+            if value == type(value)():
+                continue
+            value = asdict(value)  # type: ignore[call-overload]
+        stored[key] = value
+    return stored
 
 
 def parse_command(text: str, opted_out: bool = False) -> tuple[str, str] | None:
@@ -156,7 +192,7 @@ class Dialog:
             ctx.offered = None
             await self.steps[state].ask(ctx)
         conversation.state = state or MENU
-        conversation.data = dict(ctx.data)
+        conversation.data = kept(ctx.data)
         conversation.offered = {"choices": [list(pair) for pair in ctx.offered]} if ctx.offered else {}
         conversation.updated_at = ctx.now
 
