@@ -3,10 +3,11 @@ typed kelurahan name, then the RW number)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from handlers import consent, place_pick
-from handlers.dialog.machine import MENU, TEXT, Context, Raw, Step
+from handlers.dialog.machine import MENU, TEXT, Context, Draft, Raw, Step
 from handlers.dialog.parsing import ParseError, parse_rw_number
 from handlers.messages import Inbound, Kind
 from handlers.text.formatting import rupiah
@@ -32,6 +33,19 @@ class State(StrEnum):
     RW = "register.rw"
 
 
+@dataclass
+class Registration(Draft):
+    """Where registration leads when done, and the place chosen so far."""
+
+    KEY = "register"
+    then: str = MENU
+    changing_rw: bool = False  # from the profile: savings stay where they were earned
+    kota: str | None = None
+    kecamatan: str | None = None
+    kelurahan: str | None = None
+    matches: list[str] = field(default_factory=list)  # kelurahan codes a typed name matched
+
+
 def is_resident(person: Person) -> bool:
     """Consented, named and placed in an RW."""
     return person.consent_at is not None and person.name is not None and person.rw_id is not None
@@ -39,7 +53,7 @@ def is_resident(person: Person) -> bool:
 
 def start(ctx: Context, then: str = MENU) -> str:
     """Where registration begins for this person; `then` is where it leads when done."""
-    ctx.data["then"] = then
+    ctx.begin(Registration(then=then))
     if ctx.person.consent_at is None:
         return State.CONSENT
     return State.NAME if ctx.person.name is None else State.KOTA
@@ -47,8 +61,7 @@ def start(ctx: Context, then: str = MENU) -> str:
 
 def change_rw(ctx: Context) -> str:
     """Choose a new RW (from the profile)."""
-    ctx.data["then"] = MENU
-    ctx.data["changing_rw"] = True
+    ctx.begin(Registration(changing_rw=True))
     return State.KOTA
 
 
@@ -90,13 +103,13 @@ async def answer_kota(ctx: Context, message: Inbound) -> str | None:
     if message.kind is Kind.LOCATION:
         return await locate(ctx, message)
     if message.kind is Kind.CHOICE:
-        ctx.data["kota"] = (message.choice or "").removeprefix("kota:")
+        ctx.draft(Registration).kota = (message.choice or "").removeprefix("kota:")
         return State.KECAMATAN
     return await search(ctx, message.text, kota_code=None)
 
 
 async def ask_kecamatan(ctx: Context) -> None:
-    kecamatan = await places.kecamatan_of(ctx.session, ctx.data["kota"])
+    kecamatan = await places.kecamatan_of(ctx.session, ctx.draft(Registration).kota or "")
     ctx.say("register.ask_kecamatan", choices=[(f"kec:{k.code}", Raw(k.name)) for k in kecamatan])
 
 
@@ -104,13 +117,13 @@ async def answer_kecamatan(ctx: Context, message: Inbound) -> str | None:
     if message.kind is Kind.LOCATION:
         return await locate(ctx, message)
     if message.kind is Kind.CHOICE:
-        ctx.data["kecamatan"] = (message.choice or "").removeprefix("kec:")
+        ctx.draft(Registration).kecamatan = (message.choice or "").removeprefix("kec:")
         return State.KELURAHAN
-    return await search(ctx, message.text, kota_code=ctx.data["kota"])
+    return await search(ctx, message.text, kota_code=ctx.draft(Registration).kota)
 
 
 async def ask_kelurahan(ctx: Context) -> None:
-    kelurahan = await places.kelurahan_of(ctx.session, ctx.data["kecamatan"])
+    kelurahan = await places.kelurahan_of(ctx.session, ctx.draft(Registration).kecamatan or "")
     ctx.say("register.ask_kelurahan", choices=[(f"kel:{k.code}", Raw(k.name)) for k in kelurahan])
 
 
@@ -118,9 +131,9 @@ async def answer_kelurahan(ctx: Context, message: Inbound) -> str | None:
     if message.kind is Kind.LOCATION:
         return await locate(ctx, message)
     if code := place_pick.chosen(message):
-        ctx.data["kelurahan"] = code
+        ctx.draft(Registration).kelurahan = code
         return State.RW
-    return await search(ctx, message.text, kota_code=ctx.data.get("kota"))
+    return await search(ctx, message.text, kota_code=ctx.draft(Registration).kota)
 
 
 async def search(ctx: Context, text: str, kota_code: str | None) -> str | None:
@@ -128,7 +141,7 @@ async def search(ctx: Context, text: str, kota_code: str | None) -> str | None:
     codes = await place_pick.search(ctx, text, kota_code)
     if not codes:
         return None
-    ctx.data["matches"] = codes
+    ctx.draft(Registration).matches = codes
     return State.PICK
 
 
@@ -141,12 +154,12 @@ async def locate(ctx: Context, message: Inbound) -> str | None:
     if distance > JAKARTA_REACH_KM:
         ctx.say("register.outside_jakarta")
         return None
-    ctx.data["kelurahan"] = closest.code
+    ctx.draft(Registration).kelurahan = closest.code
     return State.LOCATED
 
 
 async def ask_located(ctx: Context) -> None:
-    kelurahan = await places.kelurahan(ctx.session, ctx.data["kelurahan"])
+    kelurahan = await places.kelurahan(ctx.session, ctx.draft(Registration).kelurahan or "")
     ctx.say("register.ask_located", place=place_pick.place_label(kelurahan) if kelurahan else "",
             choices=LOCATED_CHOICES)
 
@@ -155,23 +168,23 @@ async def answer_located(ctx: Context, message: Inbound) -> str:
     """Yes goes on to the RW number; no goes back to choosing the kota."""
     if message.choice == "located:yes":
         return State.RW
-    ctx.data.pop("kelurahan", None)
+    ctx.draft(Registration).kelurahan = None
     return State.KOTA
 
 
 async def ask_pick(ctx: Context) -> None:
-    await place_pick.offer(ctx, "register.ask_pick", ctx.data.get("matches", []))
+    await place_pick.offer(ctx, "register.ask_pick", ctx.draft(Registration).matches)
 
 
 async def answer_pick(ctx: Context, message: Inbound) -> str | None:
     if code := place_pick.chosen(message):
-        ctx.data["kelurahan"] = code
+        ctx.draft(Registration).kelurahan = code
         return State.RW
     return await search(ctx, message.text, kota_code=None)
 
 
 async def ask_rw(ctx: Context) -> None:
-    kelurahan = await places.kelurahan(ctx.session, ctx.data["kelurahan"])
+    kelurahan = await places.kelurahan(ctx.session, ctx.draft(Registration).kelurahan or "")
     ctx.say("register.ask_rw", kelurahan=kelurahan.name if kelurahan else "")
 
 
@@ -182,7 +195,8 @@ async def answer_rw(ctx: Context, message: Inbound) -> str | None:
     except ParseError as error:
         ctx.say(RW_ERRORS.get(error.reason, RW_NOT_A_NUMBER))
         return None
-    rw = await places.get_or_create_rw(ctx.session, ctx.data["kelurahan"], number)
+    draft = ctx.draft(Registration)
+    rw = await places.get_or_create_rw(ctx.session, draft.kelurahan or "", number)
     previous_rw, ctx.person.rw_id = ctx.person.rw_id, rw.id
     ctx.say("register.done", name=ctx.person.name, rw=f"{rw.number:03d}", kelurahan=rw.kelurahan.name)
     bank = await banks.bank_for_rw(ctx.session, rw.id)
@@ -191,12 +205,10 @@ async def answer_rw(ctx: Context, message: Inbound) -> str | None:
     else:
         account = await banks.ensure_account(ctx.session, ctx.person.id, bank.id)
         ctx.say("register.bank", bank=bank.name, member=account.member_number)
-    if ctx.data.pop("changing_rw", False) and previous_rw != rw.id:
+    if draft.changing_rw and previous_rw != rw.id:
         await tell_savings_stay(ctx)
-    then = ctx.data.pop("then", MENU)
-    for key in ("kota", "kecamatan", "kelurahan", "matches"):
-        ctx.data.pop(key, None)
-    return then
+    ctx.drop(Registration)
+    return draft.then
 
 
 async def tell_savings_stay(ctx: Context) -> None:

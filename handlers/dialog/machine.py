@@ -79,6 +79,11 @@ class Context:
             self.data[kind.KEY] = held
         return held
 
+    def begin(self, draft: D) -> D:
+        """Start the flow's draft afresh with these answers."""
+        self.data[draft.KEY] = draft
+        return draft
+
     def drop(self, kind: type[Draft]) -> None:
         """Forget the flow's draft (it is done, or abandoned)."""
         self.data.pop(kind.KEY, None)
