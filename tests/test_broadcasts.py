@@ -360,7 +360,7 @@ async def test_the_author_cannot_approve_their_own_broadcast_whatever_the_button
         own = await broadcasts.create(session, world.ids["admin1"], broadcasts.segment_all(), TEXT, now)
         assert (await broadcasts.approve(session, own.id, world.ids["admin1"], now))[0] == broadcasts.OWN
         session.add(Conversation(
-            person_id=world.ids["admin1"], state=State.DECIDE, data={"approving": own.id},
+            person_id=world.ids["admin1"], state=State.DECIDE, data={"approving": {"id": own.id}},
             offered={"choices": [["dec:approve", "Setujui"]]}, updated_at=now,
         ))
     assert await Direct(engine, db, "admin1").texts("Setujui") == [t("broadcast.own_approval"), t("coord.ask")]
@@ -369,7 +369,7 @@ async def test_the_author_cannot_approve_their_own_broadcast_whatever_the_button
     # nor can a coordinator, who is not an admin
     async with db.transaction() as session:
         session.add(Conversation(
-            person_id=world.ids["koord12"], state=State.DECIDE, data={"approving": own.id},
+            person_id=world.ids["koord12"], state=State.DECIDE, data={"approving": {"id": own.id}},
             offered={"choices": [["dec:approve", "Setujui"]]}, updated_at=now,
         ))
     assert (await Direct(engine, db, "koord12").texts("Setujui"))[0] == t("access.denied")

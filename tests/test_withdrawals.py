@@ -356,7 +356,7 @@ async def test_permission_table(
     else:
         assert listing[0].text == (t("coordwd.ask_list", count=1, shown=1) if sees else t("coordwd.none"))
     await set_conversation(
-        db, actor, "coordwd.decide", {"withdrawal": withdrawal_id}, [["dec:paid", t("coordwd.mark_paid")]]
+        db, actor, "coordwd.decide", {"withdrawal": {"id": withdrawal_id}}, [["dec:paid", t("coordwd.mark_paid")]]
     )
     texts = await chat.texts("Sudah dibayar")
     assert (texts[0] == t("coordwd.paid_done", amount="Rp20.000", who=SITI)) is decides
@@ -390,7 +390,7 @@ async def test_a_withdrawal_cannot_be_decided_twice(db: Database, engine: Engine
     withdrawal_id = await hold(db, account_id, 20_000)
     koord12, admin = await staff(db, "koord12", COORDINATOR), await staff(db, "admin", ADMIN)
     for person_id in (koord12, admin):  # both opened the same request
-        await set_conversation(db, person_id, "coordwd.decide", {"withdrawal": withdrawal_id},
+        await set_conversation(db, person_id, "coordwd.decide", {"withdrawal": {"id": withdrawal_id}},
                                [["dec:paid", t("coordwd.mark_paid")], ["dec:declined", t("coordwd.mark_declined")]])
     await Direct(engine, db, "koord12").send("Sudah dibayar")
     texts = await Direct(engine, db, "admin").texts("Tolak, kembalikan saldo")

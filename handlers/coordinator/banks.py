@@ -4,6 +4,7 @@ schedule), and choosing which of one's banks a price or schedule change is for."
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 from datetime import time
 from enum import StrEnum
 
@@ -11,7 +12,7 @@ from handlers import place_pick
 from handlers.consent import clean_name
 from handlers.coordinator import COORDINATOR_MENU, access
 from handlers.coordinator.waste_access import banks_in_scope, permit_bank
-from handlers.dialog.machine import TEXT, Context, Raw, Step
+from handlers.dialog.machine import TEXT, Context, Draft, Raw, Step
 from handlers.dialog.matching import search_names
 from handlers.dialog.parsing import (
     MISSING_TIME,
@@ -91,15 +92,48 @@ def parse_rw_numbers(text: str) -> list[int]:
 # --- Registering a bank ---------------------------------------------------------------------
 
 
-def draft(ctx: Context) -> dict[str, object]:
-    return ctx.data.setdefault("bank", {})
+@dataclass
+class NewBank(Draft):
+    """A bank being registered."""
+
+    KEY = "bank"
+    name: str = ""
+    address: str = ""
+    kelurahan: str = ""  # its code
+    matches: list[str] = field(default_factory=list)  # kelurahan codes a typed name matched
+    rws: list[int] = field(default_factory=list)  # RW ids
+    numbers: list[int] = field(default_factory=list)  # the same RWs' numbers, to show
+    weekday: int | None = None  # the weighing schedule, if given
+    time: str | None = None  # `08:00`
+
+    def schedule(self) -> tuple[int | None, time | None]:
+        """The weekday and time of weighing, if a schedule was given."""
+        return (self.weekday, time.fromisoformat(self.time)) if self.weekday is not None and self.time else (None, None)
+
+
+@dataclass
+class BankChoice(Draft):
+    """Which bank an action is for: the action, where it continues, and the banks a typed name matched."""
+
+    KEY = "bank_for"
+    action: str = ""
+    then: str = ""
+    matches: list[int] = field(default_factory=list)
+
+
+@dataclass
+class ChosenBank(Draft):
+    """The bank the action in progress is for."""
+
+    KEY = "bank_chosen"
+    id: int | None = None
 
 
 async def start_registering(ctx: Context) -> str:
     """Only for someone who may register banks at all; the RWs are checked once named."""
     if not await access.permit(ctx, REGISTER):
         return COORDINATOR_MENU
-    ctx.data.pop("bank", None)
+    ctx.drop(NewBank)
     return State.NAME
 
 
@@ -113,7 +147,7 @@ async def answer_name(ctx: Context, message: Inbound) -> str | None:
     if name is None:
         ctx.say("bank.name_invalid")
         return None
-    draft(ctx)["name"] = name
+    ctx.draft(NewBank).name = name
     return State.ADDRESS
 
 
@@ -127,7 +161,7 @@ async def answer_address(ctx: Context, message: Inbound) -> str | None:
     if not 5 <= len(address) <= 200:
         ctx.say("bank.address_invalid")
         return None
-    draft(ctx)["address"] = address
+    ctx.draft(NewBank).address = address
     return State.KELURAHAN
 
 
@@ -140,25 +174,26 @@ async def ask_kelurahan(ctx: Context) -> None:
 
 async def answer_kelurahan(ctx: Context, message: Inbound) -> str | None:
     """A chosen kelurahan leads to its RWs; a typed name is searched, typos forgiven."""
+    bank = ctx.draft(NewBank)
     if code := place_pick.chosen(message):
-        draft(ctx)["kelurahan"] = code
+        bank.kelurahan = code
         return State.RWS
     codes = await place_pick.search(ctx, message.text)
     if len(codes) == 1:
-        draft(ctx)["kelurahan"] = codes[0]
+        bank.kelurahan = codes[0]
         return State.RWS
     if codes:
-        draft(ctx)["matches"] = codes
+        bank.matches = codes
         return State.PICK
     return None
 
 
 async def ask_pick(ctx: Context) -> None:
-    await place_pick.offer(ctx, "register.ask_pick", draft(ctx).get("matches", []))  # type: ignore[arg-type]
+    await place_pick.offer(ctx, "register.ask_pick", ctx.draft(NewBank).matches)
 
 
 async def ask_rws(ctx: Context) -> None:
-    kelurahan = await places.kelurahan(ctx.session, str(draft(ctx)["kelurahan"]))
+    kelurahan = await places.kelurahan(ctx.session, ctx.draft(NewBank).kelurahan)
     ctx.say("bank.ask_rws", kelurahan=kelurahan.name if kelurahan else "")
 
 
@@ -172,11 +207,11 @@ async def answer_rws(ctx: Context, message: Inbound) -> str | None:
     if len(numbers) > MAX_RWS:
         await refuse(ctx, REGISTER, "too_many_rws", N_("bank.rws_too_many"), limit=MAX_RWS)
         return None
-    code = str(draft(ctx)["kelurahan"])
-    rw_ids = [(await places.get_or_create_rw(ctx.session, code, number)).id for number in numbers]
+    bank = ctx.draft(NewBank)
+    rw_ids = [(await places.get_or_create_rw(ctx.session, bank.kelurahan, number)).id for number in numbers]
     if not await rws_available(ctx, rw_ids):
         return State.RWS
-    draft(ctx)["rws"], draft(ctx)["numbers"] = rw_ids, numbers
+    bank.rws, bank.numbers = rw_ids, numbers
     return State.SCHEDULE
 
 
@@ -200,53 +235,47 @@ async def ask_schedule(ctx: Context) -> None:
 async def answer_schedule(ctx: Context, message: Inbound) -> str | None:
     """Reads `Sabtu 08.00` (or leaves the schedule for later); goes on to the summary."""
     if message.kind is Kind.CHOICE:
-        draft(ctx).update(weekday=None, time=None)
+        ctx.draft(NewBank).weekday = ctx.draft(NewBank).time = None
         return State.CONFIRM
     try:
         weekday, at = parse_weekday_time(message.text)
     except ParseError as error:
         await refuse(ctx, REGISTER, error.reason, SCHEDULE_ERRORS.get(error.reason, SCHEDULE_UNREADABLE))
         return None
-    draft(ctx).update(weekday=weekday, time=at.strftime("%H:%M"))
+    ctx.draft(NewBank).weekday, ctx.draft(NewBank).time = weekday, at.strftime("%H:%M")
     return State.CONFIRM
-
-
-def drafted_schedule(values: dict[str, object]) -> tuple[int | None, time | None]:
-    """The weekday and time kept in the draft, if a schedule was given."""
-    weekday, at = values.get("weekday"), values.get("time")
-    return (int(str(weekday)), time.fromisoformat(str(at))) if weekday is not None and at else (None, None)
 
 
 async def ask_confirm(ctx: Context) -> None:
     """The summary of what will be registered, and a clear yes."""
-    values = draft(ctx)
-    kelurahan = await places.kelurahan(ctx.session, str(values["kelurahan"]))
+    bank = ctx.draft(NewBank)
+    kelurahan = await places.kelurahan(ctx.session, bank.kelurahan)
     ctx.say(
         "bank.ask_confirm",
-        name=values["name"],
-        address=values["address"],
-        rws=rw_label(values["numbers"]),  # type: ignore[arg-type]
+        name=bank.name,
+        address=bank.address,
+        rws=rw_label(bank.numbers),
         kelurahan=kelurahan.name if kelurahan else "",
-        schedule=schedule_text(ctx, *drafted_schedule(values)),
+        schedule=schedule_text(ctx, *bank.schedule()),
         choices=CONFIRM_CHOICES,
     )
 
 
 async def answer_confirm(ctx: Context, message: Inbound) -> str:
     """Registers the bank after checking scope and the RWs again; back to the coordinator menu."""
-    values = ctx.data.pop("bank", {})
+    new = ctx.draft(NewBank)
+    ctx.drop(NewBank)
     if message.choice != "bank:save":
         ctx.say("cancel.done")
         return COORDINATOR_MENU
-    rw_ids = list(values["rws"])
-    if not await rws_available(ctx, rw_ids):
+    if not await rws_available(ctx, new.rws):
         return COORDINATOR_MENU
-    weekday, at = drafted_schedule(values)
+    weekday, at = new.schedule()
     bank = await bank_admin.register_bank(
-        ctx.session, name=values["name"], address=values["address"], rw_ids=rw_ids, weekday=weekday, at=at, now=ctx.now
+        ctx.session, name=new.name, address=new.address, rw_ids=new.rws, weekday=weekday, at=at, now=ctx.now
     )
-    await audit(ctx.session, ctx.person.id, REGISTER, "ok", ctx.now, target=f"bank:{bank.id}", rws=rw_ids)
-    ctx.say("bank.registered", name=bank.name, rws=rw_label(values["numbers"]))
+    await audit(ctx.session, ctx.person.id, REGISTER, "ok", ctx.now, target=f"bank:{bank.id}", rws=new.rws)
+    ctx.say("bank.registered", name=bank.name, rws=rw_label(new.numbers))
     return COORDINATOR_MENU
 
 
@@ -261,13 +290,13 @@ async def choose_bank(ctx: Context, action: str, then: str) -> str:
     if not found:
         ctx.say("bank.none_in_scope")
         return COORDINATOR_MENU
-    ctx.data["bank_for"] = {"action": action, "then": then, "matches": []}
+    ctx.begin(BankChoice(action, then))
     return await use_bank(ctx, found[0]) if len(found) == 1 else State.CHOOSE
 
 
 async def ask_choose(ctx: Context) -> None:
     """Up to twelve banks as choices (the matches of a typed name, once there are some)."""
-    matches = ctx.data["bank_for"]["matches"]
+    matches = ctx.draft(BankChoice).matches
     if matches:
         banks = [bank for bank_id in matches if (bank := await ctx.session.get(WasteBank, bank_id))]
     else:
@@ -286,22 +315,24 @@ async def answer_choose(ctx: Context, message: Inbound) -> str | None:
         return None
     if len(found) == 1:
         return await use_bank(ctx, found[0])
-    ctx.data["bank_for"]["matches"] = [bank.id for bank in found]
+    ctx.draft(BankChoice).matches = [bank.id for bank in found]
     return State.CHOOSE
 
 
 async def use_bank(ctx: Context, bank: WasteBank) -> str:
     """Checks the person may act for this bank, then goes where the action continues."""
-    chosen = ctx.data.pop("bank_for")
-    if not await permit_bank(ctx, chosen["action"], bank.id, target=f"bank:{bank.id}"):
+    choice = ctx.draft(BankChoice)
+    ctx.drop(BankChoice)
+    if not await permit_bank(ctx, choice.action, bank.id, target=f"bank:{bank.id}"):
         return COORDINATOR_MENU
-    ctx.data["bank_id"] = bank.id
-    return str(chosen["then"])
+    ctx.begin(ChosenBank(bank.id))
+    return choice.then
 
 
 async def chosen_bank(ctx: Context) -> WasteBank:
     """The bank chosen for the action in progress."""
-    chosen = await ctx.session.get(WasteBank, int(ctx.data["bank_id"]))
+    bank_id = ctx.draft(ChosenBank).id
+    chosen = await ctx.session.get(WasteBank, bank_id) if bank_id is not None else None
     if chosen is None:
         raise LookupError("the chosen bank is gone")
     return chosen

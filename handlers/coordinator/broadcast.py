@@ -5,6 +5,7 @@ who approves or rejects it under `Setujui siaran`."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -13,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers import place_pick
 from handlers.coordinator import COORDINATOR_MENU, access
-from handlers.dialog.machine import TEXT, Context, Raw, Step
+from handlers.dialog.machine import TEXT, Context, Draft, Raw, Step
 from handlers.dialog.notify import notify, notify_person
 from handlers.dialog.parsing import IN_THE_PAST, ParseError, parse_schedule_time
 from handlers.messages import Inbound
@@ -80,9 +81,27 @@ class State(StrEnum):
     DECIDE = "broadcast.decide"
 
 
-def draft(ctx: Context) -> dict[str, Any]:
+@dataclass
+class Composing(Draft):
     """The broadcast being composed, kept in the conversation until sent or cancelled."""
-    return ctx.data.setdefault("broadcast", {})
+
+    KEY = "broadcast"
+    text: str = ""
+    segment: dict[str, Any] = field(default_factory=dict)  # who it reaches (storage/broadcasts.py)
+    count: int = 0  # how many people, counted once for the preview
+    matches: list[str] = field(default_factory=list)  # kelurahan codes a typed name matched
+
+
+@dataclass
+class Approving(Draft):
+    """The broadcast another admin made, being approved or rejected."""
+
+    KEY = "approving"
+    id: int = 0
+
+
+def draft(ctx: Context) -> Composing:
+    return ctx.draft(Composing)
 
 
 async def my_rws(ctx: Context, strand: str = WASTE) -> list[int]:
@@ -131,7 +150,7 @@ async def describe(session: AsyncSession, segment: dict[str, Any], locale: str) 
 
 async def begin(ctx: Context) -> str:
     """Only someone with a segment to reach may compose; the text comes first."""
-    ctx.data.pop("broadcast", None)
+    ctx.drop(Composing)
     if not await segment_choices(ctx):
         await access.permit(ctx, ACTIONS[RWS])
         return COORDINATOR_MENU
@@ -153,7 +172,7 @@ async def answer_text(ctx: Context, message: Inbound) -> str | None:
         locale = ctx.person.locale
         ctx.say("broadcast.text_too_long", length=number(len(text), locale), limit=number(MAX_TEXT, locale))
         return None
-    draft(ctx)["text"] = text
+    draft(ctx).text = text
     choices = await segment_choices(ctx)
     return await choose_segment(ctx, choices[0][0]) if len(choices) == 1 else State.SEGMENT
 
@@ -199,17 +218,17 @@ async def answer_kelurahan(ctx: Context, message: Inbound) -> str | None:
     codes = await place_pick.search(ctx, message.text)
     if not codes:
         return None
-    draft(ctx)["matches"] = codes
+    draft(ctx).matches = codes
     return State.PICK
 
 
 async def ask_pick(ctx: Context) -> None:
-    await place_pick.offer(ctx, "register.ask_pick", draft(ctx).get("matches", []))
+    await place_pick.offer(ctx, "register.ask_pick", draft(ctx).matches)
 
 
 async def answer_pick(ctx: Context, message: Inbound) -> str | None:
     if code := place_pick.chosen(message):
-        draft(ctx).pop("matches", None)
+        draft(ctx).matches = []
         return await preview(ctx, broadcasts.segment_place(KELURAHAN, code))
     return await answer_kelurahan(ctx, message)
 
@@ -217,23 +236,23 @@ async def answer_pick(ctx: Context, message: Inbound) -> str | None:
 async def preview(ctx: Context, segment: dict[str, Any]) -> str:
     """Keeps the segment if the person may reach it and it reaches anyone; goes on to the preview."""
     if not await permit_segment(ctx, segment):
-        ctx.data.pop("broadcast", None)
+        ctx.drop(Composing)
         return COORDINATOR_MENU
     count = await broadcasts.count_recipients(ctx.session, segment)
     if not count:
         ctx.say("broadcast.no_recipients", segment=await describe(ctx.session, segment, ctx.person.locale))
-        ctx.data.pop("broadcast", None)
+        ctx.drop(Composing)
         return COORDINATOR_MENU
-    draft(ctx).update(segment=segment, count=count)  # counted once: a kota or the whole city takes a second
+    draft(ctx).segment, draft(ctx).count = segment, count  # counted once: a kota or the whole city takes a second
     return State.CONFIRM
 
 
 async def ask_confirm(ctx: Context) -> None:
     """The text as it will arrive, for whom, and to how many people (one each, opted-out left out)."""
-    segment, locale = draft(ctx)["segment"], ctx.person.locale
-    count = draft(ctx).get("count") or await broadcasts.count_recipients(ctx.session, segment)
+    segment, locale = draft(ctx).segment, ctx.person.locale
+    count = draft(ctx).count or await broadcasts.count_recipients(ctx.session, segment)
     segment_text = await describe(ctx.session, segment, locale)
-    ctx.say("broadcast.preview", segment=segment_text, count=number(count, locale), text=draft(ctx)["text"])
+    ctx.say("broadcast.preview", segment=segment_text, count=number(count, locale), text=draft(ctx).text)
     await say_template_cost(ctx, segment)
     ctx.say(ASK_CONFIRM[segment["kind"] in broadcasts.NEEDS_APPROVAL], choices=CONFIRM_CHOICES)
 
@@ -257,7 +276,7 @@ async def answer_confirm(ctx: Context, message: Inbound) -> str:
         return State.WHEN
     if message.choice == "bc:now":
         return await submit(ctx, None)
-    ctx.data.pop("broadcast", None)
+    ctx.drop(Composing)
     ctx.say("broadcast.cancelled")
     return COORDINATOR_MENU
 
@@ -279,12 +298,13 @@ async def answer_when(ctx: Context, message: Inbound) -> str | None:
 async def submit(ctx: Context, send_at: datetime | None) -> str:
     """Checks the permission once more and stores the broadcast: sending now (its rows written in
     this transaction), scheduled, or awaiting a second admin."""
-    composed = ctx.data.pop("broadcast", {})
-    segment, locale = composed["segment"], ctx.person.locale
+    composed = draft(ctx)
+    ctx.drop(Composing)
+    segment, locale = composed.segment, ctx.person.locale
     action = ACTIONS[segment["kind"]]
     if not await permit_segment(ctx, segment):
         return COORDINATOR_MENU
-    broadcast = await broadcasts.create(ctx.session, ctx.person.id, segment, composed["text"], ctx.now, send_at)
+    broadcast = await broadcasts.create(ctx.session, ctx.person.id, segment, composed.text, ctx.now, send_at)
     if broadcast.status == AWAITING:
         asked = await ask_approval(ctx, broadcast)
         ctx.say(SUBMITTED[asked > 0])
@@ -333,13 +353,13 @@ async def ask_choose(ctx: Context) -> None:
 async def answer_choose(ctx: Context, message: Inbound) -> str:
     if message.choice == TO_MENU[0]:
         return COORDINATOR_MENU
-    ctx.data["approving"] = int((message.choice or "").removeprefix("bca:"))
+    ctx.begin(Approving(int((message.choice or "").removeprefix("bca:"))))
     return State.DECIDE
 
 
 async def ask_decide(ctx: Context) -> None:
     """The broadcast as it will arrive, who wrote it, for whom, how many, and when."""
-    broadcast = await broadcasts.get(ctx.session, ctx.data.get("approving", 0))
+    broadcast = await broadcasts.get(ctx.session, ctx.draft(Approving).id)
     if broadcast is None:
         ctx.say("broadcast.not_awaiting", choices=[TO_MENU])
         return
@@ -358,7 +378,8 @@ async def ask_decide(ctx: Context) -> None:
 
 async def answer_decide(ctx: Context, message: Inbound) -> str:
     """Approves (sending now, or at its time) or rejects, and tells the creator; never one's own."""
-    broadcast_id = ctx.data.pop("approving", 0)
+    broadcast_id = ctx.draft(Approving).id
+    ctx.drop(Approving)
     if message.choice == TO_MENU[0]:
         return COORDINATOR_MENU
     target = f"broadcast:{broadcast_id}"

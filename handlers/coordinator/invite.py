@@ -3,10 +3,11 @@ someone new, then the role the code grants."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 
 from handlers import consent, registration
-from handlers.dialog.machine import MENU, TEXT, Context, Step
+from handlers.dialog.machine import MENU, TEXT, Context, Draft, Step
 from handlers.messages import Inbound
 from handlers.text.i18n import N_
 from storage import invites
@@ -29,12 +30,20 @@ class State(StrEnum):
     NAME = "invite.name"
 
 
+@dataclass
+class Redeeming(Draft):
+    """The invite code kept while consent and a name are asked for."""
+
+    KEY = "invite"
+    code: str = ""
+
+
 async def start_redeeming(ctx: Context, code: str) -> str | None:
     """Keeps the code while consent and a name are asked for, if they are missing."""
     if not code.strip():
         ctx.say("invite.ask_code")
         return None
-    ctx.data["invite_code"] = code.strip()
+    ctx.begin(Redeeming(code.strip()))
     if ctx.person.consent_at is None:
         return State.CONSENT
     if ctx.person.name is None:
@@ -48,7 +57,7 @@ async def ask_consent(ctx: Context) -> None:
 
 async def answer_consent(ctx: Context, message: Inbound) -> str:
     if not consent.given(ctx, message):
-        ctx.data.pop("invite_code", None)
+        ctx.drop(Redeeming)
         ctx.say("register.declined")
         return MENU
     return State.NAME if ctx.person.name is None else await finish(ctx)
@@ -62,7 +71,8 @@ async def answer_name(ctx: Context, message: Inbound) -> str | None:
 
 async def finish(ctx: Context) -> str:
     """Redeems the kept code and says what it granted, or why it did not."""
-    code = ctx.data.pop("invite_code", "")
+    code = ctx.draft(Redeeming).code
+    ctx.drop(Redeeming)
     outcome, invite = await invites.redeem(ctx.session, ctx.person.id, code, ctx.now)
     target = f"invite:{invite.id}" if invite else None
     await audit(ctx.session, ctx.person.id, "redeem_invite", outcome, ctx.now, target=target)

@@ -3,13 +3,14 @@ the code is shown once (only its hash is kept)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from handlers import place_pick
 from handlers.coordinator import COORDINATOR_MENU
 from handlers.coordinator.access import permit
 from handlers.coordinator.banks import parse_rw_numbers
-from handlers.dialog.machine import TEXT, Context, Step
+from handlers.dialog.machine import TEXT, Context, Draft, Step
 from handlers.dialog.parsing import ParseError
 from handlers.messages import Inbound
 from handlers.text.i18n import N_
@@ -39,36 +40,46 @@ async def ask_role(ctx: Context) -> None:
     ctx.say("invite_make.ask_role", choices=ROLES)
 
 
+@dataclass
+class NewInvite(Draft):
+    """A coordinator's invite code being made: its strand and RWs' kelurahan."""
+
+    KEY = "invite_make"
+    strand: str = WASTE
+    kelurahan: str = ""  # its code
+    matches: list[str] = field(default_factory=list)  # kelurahan codes a typed name matched
+
+
 async def answer_role(ctx: Context, message: Inbound) -> str:
     """An admin code is made at once; a coordinator code needs its RWs first."""
     if message.choice == "role:admin":
         return await make(ctx, ADMIN, None, [])
-    ctx.data["invite_make"] = {"strand": STRANDS.get(message.choice or "", WASTE)}
+    ctx.begin(NewInvite(STRANDS.get(message.choice or "", WASTE)))
     return State.KELURAHAN
 
 
 async def ask_kelurahan(ctx: Context) -> None:
-    await place_pick.offer(ctx, "invite_make.ask_kelurahan", ctx.data["invite_make"].get("matches", []))
+    await place_pick.offer(ctx, "invite_make.ask_kelurahan", ctx.draft(NewInvite).matches)
 
 
 async def answer_kelurahan(ctx: Context, message: Inbound) -> str | None:
     """A typed kelurahan name (typos forgiven); several matches are offered to choose from."""
-    draft = ctx.data["invite_make"]
+    draft = ctx.draft(NewInvite)
     if code := place_pick.chosen(message):
-        draft["kelurahan"] = code
+        draft.kelurahan = code
         return State.RWS
     codes = await place_pick.search(ctx, message.text)
     if len(codes) > 1:
-        draft["matches"] = codes
+        draft.matches = codes
         return State.KELURAHAN
     if codes:
-        draft["kelurahan"] = codes[0]
+        draft.kelurahan = codes[0]
         return State.RWS
     return None
 
 
 async def ask_rws(ctx: Context) -> None:
-    kelurahan = await places.kelurahan(ctx.session, ctx.data["invite_make"]["kelurahan"])
+    kelurahan = await places.kelurahan(ctx.session, ctx.draft(NewInvite).kelurahan)
     ctx.say("invite_make.ask_rws", kelurahan=kelurahan.name if kelurahan else "")
 
 
@@ -78,14 +89,14 @@ async def answer_rws(ctx: Context, message: Inbound) -> str | None:
     except ParseError:
         ctx.say("register.rw_not_a_number")
         return None
-    draft = ctx.data["invite_make"]
-    rw_ids = [(await places.get_or_create_rw(ctx.session, draft["kelurahan"], n)).id for n in numbers]
-    return await make(ctx, COORDINATOR, draft["strand"], rw_ids)
+    draft = ctx.draft(NewInvite)
+    rw_ids = [(await places.get_or_create_rw(ctx.session, draft.kelurahan, n)).id for n in numbers]
+    return await make(ctx, COORDINATOR, draft.strand, rw_ids)
 
 
 async def make(ctx: Context, role: str, strand: str | None, rw_ids: list[int]) -> str:
     """Creates the code (checked again on the server), shows it once, and audits it."""
-    ctx.data.pop("invite_make", None)
+    ctx.drop(NewInvite)
     if not await permit(ctx, "invite"):
         return COORDINATOR_MENU
     code = await invites.create_invite(ctx.session, role, ctx.now, strand=strand, rw_ids=rw_ids, created_by=ctx.person.id)

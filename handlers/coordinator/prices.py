@@ -3,13 +3,14 @@ in force for the days they covered."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import StrEnum
 
 from handlers.coordinator import COORDINATOR_MENU
-from handlers.coordinator.banks import choose_bank, chosen_bank, refuse
+from handlers.coordinator.banks import ChosenBank, choose_bank, chosen_bank, refuse
 from handlers.coordinator.waste_access import permit_bank
-from handlers.dialog.machine import TEXT, Context, Step
+from handlers.dialog.machine import TEXT, Context, Draft, Step
 from handlers.dialog.parsing import IN_THE_PAST, NEGATIVE, TOO_MUCH, ZERO, ParseError, parse_amount, parse_date
 from handlers.messages import Inbound, Kind
 from handlers.text.formatting import date_long, rupiah
@@ -39,13 +40,18 @@ class State(StrEnum):
 
 async def start(ctx: Context) -> str:
     """Choose the bank (if more than one), then the category."""
-    ctx.data.pop("price", None)
+    ctx.drop(PriceChange)
     return await choose_bank(ctx, ACTION, State.CATEGORY)
 
 
-def change(ctx: Context) -> dict[str, object]:
+@dataclass
+class PriceChange(Draft):
     """The price change being written."""
-    return ctx.data.setdefault("price", {})
+
+    KEY = "price"
+    category: str = ""
+    rupiah: int = 0  # per kg
+    since: str = ""  # the day it applies from, ISO
 
 
 def category_name(ctx: Context, code: str) -> str:
@@ -71,16 +77,16 @@ async def ask_category(ctx: Context) -> None:
 async def answer_category(ctx: Context, message: Inbound) -> str:
     """A category goes on to its new price; done goes back to the coordinator menu."""
     if message.choice == DONE[0]:
-        ctx.data.pop("price", None)
-        ctx.data.pop("bank_id", None)
+        ctx.drop(PriceChange)
+        ctx.drop(ChosenBank)
         return COORDINATOR_MENU
-    ctx.data["price"] = {"category": (message.choice or "").removeprefix("cat:")}
+    ctx.begin(PriceChange((message.choice or "").removeprefix("cat:")))
     return State.AMOUNT
 
 
 async def ask_amount(ctx: Context) -> None:
     """The price now, any price already set for a later date, and the question."""
-    bank, code = await chosen_bank(ctx), str(change(ctx)["category"])
+    bank, code = await chosen_bank(ctx), ctx.draft(PriceChange).category
     locale, day = ctx.person.locale, today(ctx.now)
     current = (await banks.price_list(ctx.session, bank.id, day)).get(code, 0)
     ctx.say("price.ask_amount", category=category_name(ctx, code),
@@ -106,7 +112,7 @@ async def answer_amount(ctx: Context, message: Inbound) -> str | None:
         await refuse(ctx, ACTION, "too_little", N_("price.too_low"), target=target(ctx),
                      minimum=rupiah(MIN_RUPIAH_PER_KG, ctx.person.locale))
         return None
-    change(ctx)["rupiah"] = amount
+    ctx.draft(PriceChange).rupiah = amount
     return State.DATE
 
 
@@ -118,7 +124,7 @@ async def answer_date(ctx: Context, message: Inbound) -> str | None:
     """Today, tomorrow or a typed date up to a year ahead; a past date is refused."""
     first = today(ctx.now)
     if message.kind is Kind.CHOICE:
-        change(ctx)["from"] = (first + timedelta(days=int(message.choice == "from:tomorrow"))).isoformat()
+        ctx.draft(PriceChange).since = (first + timedelta(days=int(message.choice == "from:tomorrow"))).isoformat()
         return State.CONFIRM
     try:
         day = parse_date(message.text, first)
@@ -133,31 +139,31 @@ async def answer_date(ctx: Context, message: Inbound) -> str | None:
     if day > first + timedelta(days=MAX_DAYS_AHEAD):
         await refuse(ctx, ACTION, "too_far", N_("price.date_too_far"), target=target(ctx))
         return None
-    change(ctx)["from"] = day.isoformat()
+    ctx.draft(PriceChange).since = day.isoformat()
     return State.CONFIRM
 
 
 async def ask_confirm(ctx: Context) -> None:
     """The change as it will apply: old and new price, and from when."""
-    bank, values = await chosen_bank(ctx), change(ctx)
-    locale, since = ctx.person.locale, date.fromisoformat(str(values["from"]))
-    code = str(values["category"])
+    bank, change = await chosen_bank(ctx), ctx.draft(PriceChange)
+    locale, since, code = ctx.person.locale, date.fromisoformat(change.since), change.category
     old = (await banks.price_list(ctx.session, bank.id, since)).get(code, 0)
     ctx.say("price.ask_confirm", category=category_name(ctx, code), bank=bank.name,
-            old=rupiah(old, locale), new=rupiah(int(str(values["rupiah"])), locale), date=date_long(since, locale),
+            old=rupiah(old, locale), new=rupiah(change.rupiah, locale), date=date_long(since, locale),
             choices=CONFIRM_CHOICES)
 
 
 async def answer_confirm(ctx: Context, message: Inbound) -> str:
     """Saves the price as a new entry in the bank's history (checking scope again); back to the list."""
-    values = ctx.data.pop("price", {})
+    change = ctx.draft(PriceChange)
+    ctx.drop(PriceChange)
     if message.choice != "price:save":
         ctx.say("cancel.done")
         return State.CATEGORY
     bank = await chosen_bank(ctx)
     if not await permit_bank(ctx, ACTION, bank.id, target=f"bank:{bank.id}"):
         return COORDINATOR_MENU
-    since, amount, code = date.fromisoformat(values["from"]), int(values["rupiah"]), str(values["category"])
+    since, amount, code = date.fromisoformat(change.since), change.rupiah, change.category
     replaced = await bank_admin.set_price(ctx.session, bank.id, code, amount, since, ctx.now)
     await audit(ctx.session, ctx.person.id, ACTION, "ok", ctx.now, target=f"bank:{bank.id}",
                 category=code, rupiah_per_kg=amount, effective_from=since.isoformat(), replaced=replaced)
@@ -168,7 +174,7 @@ async def answer_confirm(ctx: Context, message: Inbound) -> str:
 
 
 def target(ctx: Context) -> str | None:
-    bank_id = ctx.data.get("bank_id")
+    bank_id = ctx.draft(ChosenBank).id
     return f"bank:{bank_id}" if bank_id is not None else None
 
 

@@ -8,6 +8,7 @@ from handlers.coordinator import COORDINATOR_MENU
 from handlers.coordinator.banks import (
     SCHEDULE_ERRORS,
     SCHEDULE_UNREADABLE,
+    ChosenBank,
     choose_bank,
     chosen_bank,
     refuse,
@@ -53,7 +54,7 @@ async def answer_schedule(ctx: Context, message: Inbound) -> str | None:
     bank.weighing_weekday, bank.weighing_time = weekday, at
     await audit(ctx.session, ctx.person.id, ACTION, "ok", ctx.now, target=f"bank:{bank.id}",
                 weekday=weekday, time=at.strftime("%H:%M"))
-    ctx.data.pop("bank_id", None)
+    ctx.drop(ChosenBank)
     ctx.say("schedule.saved", bank=bank.name, before=before, schedule=schedule_text(ctx, weekday, at))
     return COORDINATOR_MENU
 

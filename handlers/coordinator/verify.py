@@ -4,6 +4,7 @@ price in force on the report date; rejecting needs a reason. The resident is tol
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import partial
 
@@ -14,7 +15,7 @@ from handlers.coordinator.waste_access import (
     item_text,
     permit_bank,
 )
-from handlers.dialog.machine import MENU, TEXT, Context, Raw
+from handlers.dialog.machine import MENU, TEXT, Context, Draft, Raw
 from handlers.dialog.notify import notify
 from handlers.messages import Inbound, Kind
 from handlers.report import (
@@ -31,7 +32,6 @@ from storage.clock import today
 from storage.models import Person, WasteBank, WasteReport
 
 ACTION = "verify_report"
-SCRATCH = "verify"
 PAGE = 3
 
 LIST_MORE = ("list:more", N_("verify.more"))
@@ -60,14 +60,24 @@ class State(StrEnum):
     REASON = "verify.reason"
 
 
-def scratch(ctx: Context) -> dict[str, object]:
+@dataclass
+class Review(Draft):
     """Where the coordinator is in the queue, the report open, and corrected weights by item id."""
-    return ctx.data.setdefault(SCRATCH, {"offset": 0})
+
+    KEY = "verify"
+    offset: int = 0
+    report: int = 0
+    grams: dict[str, int] = field(default_factory=dict)  # by item id as text (JSON keys are text)
+    item: int = 0  # the item whose weight is asked
+
+
+def review(ctx: Context) -> Review:
+    return ctx.draft(Review)
 
 
 def corrections(ctx: Context) -> dict[int, int]:
-    """Corrected grams by item id (kept as text keys in the conversation data)."""
-    return {int(item): int(grams) for item, grams in scratch(ctx).get("grams", {}).items()}  # type: ignore[attr-defined]
+    """Corrected grams by item id."""
+    return {int(item): int(grams) for item, grams in review(ctx).grams.items()}
 
 
 async def begin(ctx: Context) -> str:
@@ -79,7 +89,7 @@ async def command(ctx: Context, _arg: str) -> str:
     """`/periksa`: the queue, or the menu when the person may not verify."""
     if not await access.permit(ctx, ACTION):
         return MENU
-    ctx.data[SCRATCH] = {"offset": 0}
+    ctx.begin(Review())
     return State.LIST
 
 
@@ -89,10 +99,10 @@ async def bank_ids(ctx: Context) -> list[int]:
 
 async def ask_list(ctx: Context) -> None:
     """A page of the queue, oldest first; nothing waiting is said plainly."""
-    offset = int(scratch(ctx).get("offset", 0))  # type: ignore[call-overload]
+    offset = review(ctx).offset
     page, total = await store.queue(ctx.session, await bank_ids(ctx), offset, PAGE)
     if not page and offset:
-        scratch(ctx)["offset"] = offset = 0
+        review(ctx).offset = offset = 0
         page, total = await store.queue(ctx.session, await bank_ids(ctx), offset, PAGE)
     if not page:
         ctx.say("verify.none", choices=[LIST_BACK])
@@ -113,17 +123,17 @@ async def ask_list(ctx: Context) -> None:
 async def answer_list(ctx: Context, message: Inbound) -> str:
     """Opens a report, shows the next page, or goes back to the coordinator menu."""
     if message.choice == "list:back":
-        ctx.data.pop(SCRATCH, None)
+        ctx.drop(Review)
         return COORDINATOR_MENU
     if message.choice == "list:more":
-        scratch(ctx)["offset"] = int(scratch(ctx).get("offset", 0)) + PAGE  # type: ignore[call-overload]
+        review(ctx).offset += PAGE
         return State.LIST
-    scratch(ctx).update(report=int((message.choice or "").removeprefix("rep:")), grams={})
+    review(ctx).report, review(ctx).grams = int((message.choice or "").removeprefix("rep:")), {}
     return State.REPORT
 
 
 async def opened(ctx: Context) -> WasteReport:
-    report = await store.report_with_items(ctx.session, scratch(ctx)["report"])  # type: ignore[arg-type]
+    report = await store.report_with_items(ctx.session, review(ctx).report)
     assert report is not None
     return report
 
@@ -162,7 +172,7 @@ async def answer_report(ctx: Context, message: Inbound) -> str:
         return State.LIST
     report = await opened(ctx)
     if len(report.items) == 1:
-        scratch(ctx)["item"] = report.items[0].id
+        review(ctx).item = report.items[0].id
         return State.WEIGHT
     return State.ITEM
 
@@ -176,13 +186,13 @@ async def ask_item(ctx: Context) -> None:
 async def answer_item(ctx: Context, message: Inbound) -> str:
     if message.choice == "back":
         return State.REPORT
-    scratch(ctx)["item"] = int((message.choice or "").removeprefix("item:"))
+    review(ctx).item = int((message.choice or "").removeprefix("item:"))
     return State.WEIGHT
 
 
 async def ask_weight(ctx: Context) -> None:
     report = await opened(ctx)
-    item = next(i for i in report.items if i.id == scratch(ctx)["item"])
+    item = next(i for i in report.items if i.id == review(ctx).item)
     ctx.say("verify.ask_weight", category=ctx.t(category_name(item.category_code)),
             reported=weight(item.grams, ctx.person.locale))
 
@@ -192,20 +202,22 @@ async def answer_weight(ctx: Context, message: Inbound) -> str | None:
     grams = read_weight(ctx, message.text)
     if grams is None:
         return None
-    scratch(ctx).setdefault("grams", {})[str(scratch(ctx).pop("item"))] = grams  # type: ignore[index]
+    draft = review(ctx)
+    draft.grams[str(draft.item)] = grams
+    draft.item = 0
     return State.REPORT
 
 
 async def decidable(ctx: Context) -> WasteReport | str:
     """The chosen report locked for a decision, or where to go when it can no longer be decided
     (someone else decided it, or it is outside the person's scope)."""
-    report = await store.lock_pending(ctx.session, scratch(ctx)["report"])  # type: ignore[arg-type]
+    report = await store.lock_pending(ctx.session, review(ctx).report)
     if report is None:
         ctx.say("verify.already_decided")
         return State.LIST
     assert report.bank_id is not None and report.person_id is not None
     if not await permit_bank(ctx, ACTION, report.bank_id, target=f"report:{report.id}"):
-        ctx.data.pop(SCRATCH, None)
+        ctx.drop(Review)
         return MENU
     return report
 
@@ -262,12 +274,11 @@ async def answer_reason(ctx: Context, message: Inbound) -> str | None:
 
 def done(ctx: Context) -> str:
     """Back to the queue, where the decided report no longer shows."""
-    for key in ("report", "grams", "item"):
-        scratch(ctx).pop(key, None)
+    ctx.begin(Review(offset=review(ctx).offset))
     return State.LIST
 
 
-step = partial(guarded_step, ACTION, SCRATCH)
+step = partial(guarded_step, ACTION, Review)
 
 
 STEPS = {

@@ -4,7 +4,7 @@ step on the server, and the lines of a receipt."""
 from __future__ import annotations
 
 from handlers.coordinator import access
-from handlers.dialog.machine import CHOICE_ONLY, MENU, Answer, Ask, Context, Step
+from handlers.dialog.machine import CHOICE_ONLY, MENU, Answer, Ask, Context, Draft, Step
 from handlers.messages import Inbound, Kind
 from handlers.report import category_name
 from handlers.text.formatting import weight
@@ -30,13 +30,13 @@ async def permit_bank(ctx: Context, action: str, bank_id: int, target: str | Non
     return await access.permit(ctx, action, served or [NO_RW], target=target)
 
 
-def guarded(action: str, answer: Answer, scratch: str) -> Answer:
+def guarded(action: str, answer: Answer, draft: type[Draft]) -> Answer:
     """The answer, run only while the person may still do the action at all (checked each turn, so a
     resident or a revoked coordinator left in the state is refused, audited and sent to the menu)."""
 
     async def checked(ctx: Context, message: Inbound) -> str | None:
         if not await access.permit(ctx, action):
-            ctx.data.pop(scratch, None)
+            ctx.drop(draft)
             return MENU
         return await answer(ctx, message)
 
@@ -45,10 +45,10 @@ def guarded(action: str, answer: Answer, scratch: str) -> Answer:
 
 
 def guarded_step(
-    action: str, scratch: str, ask: Ask, answer: Answer, help_key: str, accepts: frozenset[Kind] = CHOICE_ONLY
+    action: str, draft: type[Draft], ask: Ask, answer: Answer, help_key: str, accepts: frozenset[Kind] = CHOICE_ONLY
 ) -> Step:
     """A step of a coordinator flow whose answers are guarded by the flow's permission."""
-    return Step(ask, guarded(action, answer, scratch), help_key, accepts=accepts)
+    return Step(ask, guarded(action, answer, draft), help_key, accepts=accepts)
 
 
 def item_text(ctx: Context, code: str, grams: int) -> str:

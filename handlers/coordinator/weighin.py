@@ -5,6 +5,7 @@ recent deposit with a reversing entry."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import partial
 
@@ -24,7 +25,7 @@ from handlers.coordinator.weighin_line import (
     Who,
     parse_line,
 )
-from handlers.dialog.machine import MENU, TEXT, Context, Raw
+from handlers.dialog.machine import MENU, TEXT, Context, Draft, Raw
 from handlers.dialog.notify import notify
 from handlers.dialog.parsing import ParseError, parse_weight
 from handlers.messages import Inbound
@@ -38,7 +39,6 @@ from storage.clock import today
 from storage.models import Account, Person, WasteBank, WasteReport, WasteReportItem
 
 ACTION = "weigh_in"
-SCRATCH = "weighin"
 PENDING_SHOWN = 8
 DEPOSITS_SHOWN = 5
 
@@ -78,13 +78,26 @@ class State(StrEnum):
     REVERSE = "weighin.reverse"
 
 
-def scratch(ctx: Context) -> dict[str, object]:
+@dataclass
+class Weighin(Draft):
     """The weigh-in being recorded: bank, account, items, reports to settle."""
-    return ctx.data.setdefault(SCRATCH, {})
+
+    KEY = "weighin"
+    bank: int = 0  # kept for every weigh-in until done
+    line: str = ""  # typed with `/timbang`, read once the bank is known
+    account: int = 0
+    items: list[list] = field(default_factory=list)  # [category code, grams]
+    settle: list[int] = field(default_factory=list)  # the resident's own reports this weigh-in settles
+    category: str = ""  # the one whose weight is asked
+    entry: int = 0  # the deposit to reverse
+
+
+def weighin(ctx: Context) -> Weighin:
+    return ctx.draft(Weighin)
 
 
 def items(ctx: Context) -> list[tuple[str, int]]:
-    return [(str(code), int(grams)) for code, grams in scratch(ctx).get("items", [])]  # type: ignore[attr-defined]
+    return [(str(code), int(grams)) for code, grams in weighin(ctx).items]
 
 
 async def begin(ctx: Context) -> str:
@@ -101,21 +114,21 @@ async def start(ctx: Context, line: str) -> str:
     """Checks the role; goes to the bank question, or to the member number (or reads the line)."""
     if not await access.permit(ctx, ACTION):
         return MENU
-    ctx.data[SCRATCH] = {"line": line.strip()} if line.strip() else {}
+    ctx.begin(Weighin(line=line.strip()))
     in_scope = await banks_in_scope(ctx)
     if not in_scope:
         ctx.say("weighin.no_bank")
-        ctx.data.pop(SCRATCH, None)
+        ctx.drop(Weighin)
         return COORDINATOR_MENU
     if len(in_scope) > 1:
         return State.BANK
-    scratch(ctx)["bank"] = in_scope[0].id
+    weighin(ctx).bank = in_scope[0].id
     return await after_bank(ctx)
 
 
 async def after_bank(ctx: Context) -> str:
     """A line typed with the command is read now; otherwise the member number is asked."""
-    line = str(scratch(ctx).pop("line", ""))
+    line, weighin(ctx).line = weighin(ctx).line, ""
     if line and (next_state := await take_line(ctx, line)) is not None:
         return next_state
     return State.MEMBER
@@ -130,14 +143,14 @@ async def answer_bank(ctx: Context, message: Inbound) -> str | None:
     """Keeps the bank chosen (if it is in scope) for every weigh-in until done."""
     bank_id = int((message.choice or "").removeprefix("bank:"))
     if not await permit_bank(ctx, ACTION, bank_id, target=f"bank:{bank_id}"):
-        ctx.data.pop(SCRATCH, None)
+        ctx.drop(Weighin)
         return MENU
-    scratch(ctx)["bank"] = bank_id
+    weighin(ctx).bank = bank_id
     return await after_bank(ctx)
 
 
 async def bank(ctx: Context) -> WasteBank:
-    return await ctx.session.get(WasteBank, scratch(ctx)["bank"])  # type: ignore[return-value]
+    return await ctx.session.get(WasteBank, weighin(ctx).bank)  # type: ignore[return-value]
 
 
 async def ask_member(ctx: Context) -> None:
@@ -147,10 +160,10 @@ async def ask_member(ctx: Context) -> None:
 async def answer_member(ctx: Context, message: Inbound) -> str | None:
     """A member number or phone, with or without the items; or Koreksi, or done."""
     if message.choice == "wi:done":
-        ctx.data.pop(SCRATCH, None)
+        ctx.drop(Weighin)
         return COORDINATOR_MENU
     if message.choice == "wi:correct":
-        if not await store.recent_deposits(ctx.session, scratch(ctx)["bank"], 1):  # type: ignore[arg-type]
+        if not await store.recent_deposits(ctx.session, weighin(ctx).bank, 1):
             ctx.say("weighin.no_deposits")
             return None
         return State.DEPOSITS
@@ -167,7 +180,8 @@ async def take_line(ctx: Context, text: str) -> str | None:
     account = await find_account(ctx, line.who)
     if account is None:
         return None
-    scratch(ctx).update(account=account.id, items=[list(item) for item in line.items], settle=[])
+    draft = weighin(ctx)
+    draft.account, draft.items, draft.settle = account.id, [list(item) for item in line.items], []
     return await after_items(ctx) if line.items else State.CATEGORY
 
 
@@ -184,7 +198,7 @@ def say_line_error(ctx: Context, error: LineError) -> None:
 async def find_account(ctx: Context, who: Who) -> Account | None:
     """The resident's account at the chosen bank; says why when there is none. A phone whose owner
     saves at a bank outside the coordinator's scope is refused and audited."""
-    bank_id: int = scratch(ctx)["bank"]  # type: ignore[assignment]
+    bank_id = weighin(ctx).bank
     if who.member is not None:
         account = await store.account_by_member(ctx.session, bank_id, who.member)
         if account is None:
@@ -218,17 +232,17 @@ async def answer_category(ctx: Context, message: Inbound) -> str | None:
     if not code:
         say_line_error(ctx, LineError(CATEGORY_UNKNOWN, message.text.strip()))
         return None
-    scratch(ctx)["category"] = code
+    weighin(ctx).category = code
     return State.WEIGHT
 
 
 async def ask_weight(ctx: Context) -> None:
-    ctx.say("weighin.ask_weight", category=ctx.t(category_name(str(scratch(ctx)["category"]))))
+    ctx.say("weighin.ask_weight", category=ctx.t(category_name(weighin(ctx).category)))
 
 
 async def answer_weight(ctx: Context, message: Inbound) -> str | None:
     """Adds the weight (the same category twice adds up, to at most 100 kg); asks for more."""
-    code = str(scratch(ctx)["category"])
+    code = weighin(ctx).category
     current = dict(items(ctx))
     try:
         grams = parse_weight(message.text, max_grams=MAX_GRAMS)
@@ -238,8 +252,7 @@ async def answer_weight(ctx: Context, message: Inbound) -> str | None:
         say_line_error(ctx, LineError(error.reason, code))
         return None
     current[code] = current.get(code, 0) + grams
-    scratch(ctx)["items"] = [[c, g] for c, g in current.items()]
-    scratch(ctx).pop("category")
+    weighin(ctx).items, weighin(ctx).category = [[c, g] for c, g in current.items()], ""
     return State.MORE
 
 
@@ -257,14 +270,14 @@ async def after_items(ctx: Context) -> str:
 
 
 async def pending(ctx: Context) -> list[WasteReport]:
-    account = await ctx.session.get(Account, scratch(ctx)["account"])
+    account = await ctx.session.get(Account, weighin(ctx).account)
     assert account is not None and account.person_id is not None
     return await store.pending_reports(ctx.session, account.person_id, account.bank_id, PENDING_SHOWN)
 
 
 async def ask_settle(ctx: Context) -> None:
     """The weigh-in, then each pending self-report with a tick when chosen."""
-    chosen = set(scratch(ctx).get("settle", []))  # type: ignore[call-overload]
+    chosen = set(weighin(ctx).settle)
     reports = await pending(ctx)
     locale = ctx.person.locale
     listed = "\n".join(
@@ -281,33 +294,33 @@ async def ask_settle(ctx: Context) -> None:
 async def answer_settle(ctx: Context, message: Inbound) -> str:
     """A number ticks or unticks a report; all, none or done go on to the summary."""
     choice = (message.choice or "").removeprefix("settle:")
+    draft = weighin(ctx)
     if choice == "all":
-        scratch(ctx)["settle"] = [r.id for r in await pending(ctx)]
+        draft.settle = [r.id for r in await pending(ctx)]
     elif choice == "none":
-        scratch(ctx)["settle"] = []
+        draft.settle = []
     elif choice != "done":
-        chosen = set(scratch(ctx).get("settle", [])) ^ {int(choice)}  # type: ignore[call-overload]
-        scratch(ctx)["settle"] = sorted(chosen)
+        draft.settle = sorted(set(draft.settle) ^ {int(choice)})
         return State.SETTLE
     return State.CONFIRM
 
 
 async def ask_confirm(ctx: Context) -> None:
     """The summary: who, each category with weight, price and value, the total, reports settled."""
-    account = await ctx.session.get(Account, scratch(ctx)["account"])
+    account = await ctx.session.get(Account, weighin(ctx).account)
     assert account is not None
     prices = await banks.price_list(ctx.session, account.bank_id, today(ctx.now))
     shown, total = lines(ctx.person.locale, [(code, grams, prices.get(code, 0)) for code, grams in items(ctx)])
     ctx.say("weighin.summary", name=(await resident(ctx)).name, member=account.member_number,
             bank=(await bank(ctx)).name, lines=shown, total=rupiah(total, ctx.person.locale),
-            settled=len(scratch(ctx).get("settle", [])))  # type: ignore[arg-type]
+            settled=len(weighin(ctx).settle))
     ctx.say("weighin.ask_confirm", choices=CONFIRM_CHOICES)
 
 
 async def answer_confirm(ctx: Context, message: Inbound) -> str:
     """Saves the weigh-in, or drops it and asks for the next member."""
     if message.choice != "confirm:save":
-        ctx.data[SCRATCH] = {"bank": scratch(ctx)["bank"]}
+        ctx.begin(Weighin(bank=weighin(ctx).bank))
         ctx.say("cancel.done")
         return State.MEMBER
     return await save(ctx)
@@ -315,10 +328,10 @@ async def answer_confirm(ctx: Context, message: Inbound) -> str:
 
 async def save(ctx: Context) -> str:
     """Credits the account at today's prices, settles the chosen reports, audits, sends the receipt."""
-    account = await ctx.session.get(Account, scratch(ctx)["account"])
+    account = await ctx.session.get(Account, weighin(ctx).account)
     assert account is not None
     if not await permit_bank(ctx, ACTION, account.bank_id, target=f"account:{account.id}"):
-        ctx.data.pop(SCRATCH, None)
+        ctx.drop(Weighin)
         return MENU
     person = await resident(ctx)
     rw_ids = await store.bank_rw_ids(ctx.session, account.bank_id)
@@ -326,20 +339,20 @@ async def save(ctx: Context) -> str:
     try:
         report, entry = await store.record_weighin(
             ctx.session, account=account, rw_id=person.rw_id if person.rw_id in rw_ids or not rw_ids else rw_ids[0],
-            items=items(ctx), prices=prices, settle=list(scratch(ctx).get("settle", [])),  # type: ignore[call-overload]
+            items=items(ctx), prices=prices, settle=list(weighin(ctx).settle),
             by=ctx.person.id, now=ctx.now,
         )
     except store.Stale:
         ctx.say("weighin.settle_stale")
-        scratch(ctx)["settle"] = []
+        weighin(ctx).settle = []
         return await after_items(ctx)
     saldo = await ledger.balance(ctx.session, account.id)
     await audit(ctx.session, ctx.person.id, ACTION, "recorded", ctx.now, target=f"report:{report.id}",
-                account=account.id, amount=entry.amount, items=items(ctx), settled=scratch(ctx).get("settle", []))
+                account=account.id, amount=entry.amount, items=items(ctx), settled=weighin(ctx).settle)
     await send_receipt(ctx, person, (await bank(ctx)).name, report.items, entry.amount, saldo)
     ctx.say("weighin.saved", name=person.name, amount=rupiah(entry.amount, ctx.person.locale),
             balance=rupiah(saldo, ctx.person.locale))
-    ctx.data[SCRATCH] = {"bank": account.bank_id}
+    ctx.begin(Weighin(bank=account.bank_id))
     return State.MEMBER
 
 
@@ -355,7 +368,7 @@ async def send_receipt(
 
 async def ask_deposits(ctx: Context) -> None:
     """The bank's latest deposits not yet reversed, newest first."""
-    deposits = await store.recent_deposits(ctx.session, scratch(ctx)["bank"], DEPOSITS_SHOWN)  # type: ignore[arg-type]
+    deposits = await store.recent_deposits(ctx.session, weighin(ctx).bank, DEPOSITS_SHOWN)
     locale = ctx.person.locale
     listed = "\n".join(
         ctx.t("weighin.deposit_line", number=n, date=datetime_short(d.entry.created_at, locale), name=d.name or "-",
@@ -369,12 +382,12 @@ async def ask_deposits(ctx: Context) -> None:
 async def answer_deposits(ctx: Context, message: Inbound) -> str:
     if message.choice == "back":
         return State.MEMBER
-    scratch(ctx)["entry"] = int((message.choice or "").removeprefix("dep:"))
+    weighin(ctx).entry = int((message.choice or "").removeprefix("dep:"))
     return State.REVERSE
 
 
 async def ask_reverse(ctx: Context) -> None:
-    found = await store.deposit(ctx.session, scratch(ctx)["entry"])  # type: ignore[arg-type]
+    found = await store.deposit(ctx.session, weighin(ctx).entry)
     assert found is not None
     locale = ctx.person.locale
     ctx.say("weighin.ask_reverse", name=found.name or "-", member=found.account.member_number,
@@ -384,12 +397,12 @@ async def ask_reverse(ctx: Context) -> None:
 
 async def answer_reverse(ctx: Context, message: Inbound) -> str:
     """Reverses the deposit (never edits it), audits, and tells the resident their new balance."""
-    entry_id: int = scratch(ctx).pop("entry")  # type: ignore[assignment]
+    entry_id, weighin(ctx).entry = weighin(ctx).entry, 0
     if message.choice != "reverse:yes":
         return State.DEPOSITS
     found = await store.deposit(ctx.session, entry_id)
     if found is None or not await permit_bank(ctx, ACTION, found.account.bank_id, target=f"ledger:{entry_id}"):
-        ctx.data.pop(SCRATCH, None)
+        ctx.drop(Weighin)
         return MENU
     try:
         reversal = await store.reverse(ctx.session, entry_id, ctx.now)
@@ -413,7 +426,7 @@ async def answer_reverse(ctx: Context, message: Inbound) -> str:
 
 async def resident(ctx: Context) -> Person:
     """The person whose account the weigh-in credits."""
-    account = await ctx.session.get(Account, scratch(ctx)["account"])
+    account = await ctx.session.get(Account, weighin(ctx).account)
     assert account is not None and account.person_id is not None
     return await ctx.session.get(Person, account.person_id)  # type: ignore[return-value]
 
@@ -423,7 +436,7 @@ def item_list(ctx: Context) -> str:
     return ", ".join(item_text(ctx, code, grams) for code, grams in items(ctx))
 
 
-step = partial(guarded_step, ACTION, SCRATCH)
+step = partial(guarded_step, ACTION, Weighin)
 
 
 STEPS = {

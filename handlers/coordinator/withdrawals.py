@@ -3,11 +3,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 
 from handlers.coordinator import COORDINATOR_MENU, access
 from handlers.coordinator.waste_access import banks_in_scope, permit_bank
-from handlers.dialog.machine import Context, Raw, Step
+from handlers.dialog.machine import Context, Draft, Raw, Step
 from handlers.dialog.notify import notify
 from handlers.messages import Inbound
 from handlers.text.formatting import datetime_short, rupiah
@@ -64,16 +65,24 @@ async def ask_list(ctx: Context) -> None:
     ctx.say("coordwd.ask_list", count=total, shown=len(items), choices=[*choices, TO_MENU])
 
 
+@dataclass
+class Deciding(Draft):
+    """The withdrawal request being decided."""
+
+    KEY = "withdrawal"
+    id: int = 0
+
+
 async def answer_list(ctx: Context, message: Inbound) -> str:
     """A withdrawal goes on to its decision; back returns to the coordinator menu."""
     if message.choice == TO_MENU[0]:
         return COORDINATOR_MENU
-    ctx.data["withdrawal"] = int((message.choice or "").removeprefix("wd:"))
+    ctx.begin(Deciding(int((message.choice or "").removeprefix("wd:"))))
     return State.DECIDE
 
 
 async def ask_decide(ctx: Context) -> None:
-    item = await withdrawals.details(ctx.session, ctx.data.get("withdrawal", 0))
+    item = await withdrawals.details(ctx.session, ctx.draft(Deciding).id)
     if item is None:
         ctx.say("coordwd.gone", choices=[BACK])
         return
@@ -90,7 +99,8 @@ async def ask_decide(ctx: Context) -> None:
 
 async def answer_decide(ctx: Context, message: Inbound) -> str:
     """Checks scope, decides once, audits and tells the resident; back to the list either way."""
-    withdrawal_id = ctx.data.pop("withdrawal", 0)
+    withdrawal_id = ctx.draft(Deciding).id
+    ctx.drop(Deciding)
     item = await withdrawals.details(ctx.session, withdrawal_id)
     if message.choice == BACK[0] or item is None:
         return State.LIST
