@@ -10,6 +10,7 @@ import time
 from contextvars import ContextVar
 
 from bot import limiter
+from bot.limiter import memory, queue, rules
 
 _recorded: ContextVar[float] = ContextVar("recorded", default=0.0)
 
@@ -17,23 +18,23 @@ _recorded: ContextVar[float] = ContextVar("recorded", default=0.0)
 def trace_grants(path: str) -> None:
     """Make every limiter of this process write its grants to `path`."""
     log = open(path, "a", buffering=1)  # noqa: SIM115 (open for the process's life; line writes are atomic)
-    acquire, take = limiter._QueuedLimiter.acquire, limiter.take
+    acquire, take = queue.QueuedLimiter.acquire, rules.take
 
-    def recording(state: limiter.State, now: float, rule: limiter.Rules) -> limiter.Decision:
+    def recording(state: rules.State, now: float, rule: rules.Rules) -> rules.Decision:
         decision = take(state, now, rule)
         if decision.allowed:
             _recorded.set(now)  # the database's clock (epoch) for DatabaseLimiter, time.monotonic() in memory
         return decision
 
-    async def traced(self: limiter._QueuedLimiter, channel: str, address: str, priority: limiter.Priority) -> None:
+    async def traced(self: queue.QueuedLimiter, channel: str, address: str, priority: queue.Priority) -> None:
         await acquire(self, channel, address, priority)
         released = time.monotonic()
         clock = time.time() if isinstance(self, limiter.DatabaseLimiter) else released
         late = (clock - _recorded.get()) * 1000 if _recorded.get() else 0.0
         log.write(f"{released:.6f} {channel} {address} {int(priority)} {late:.1f}\n")
 
-    limiter.take = recording  # type: ignore[assignment]
-    limiter._QueuedLimiter.acquire = traced  # type: ignore[method-assign]
+    rules.take = memory.take = recording  # type: ignore[assignment] (take_ahead looks up rules.take)
+    queue.QueuedLimiter.acquire = traced  # type: ignore[method-assign]
 
 
 def main() -> int:
