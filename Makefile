@@ -13,6 +13,7 @@ run: $(VENV)/.installed-run $(MO)
 	$(BIN)/ksbb run
 
 test: $(VENV)/.installed-bench $(MO)
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 	$(BIN)/python -m bench.run_all --smoke
 
