@@ -6,18 +6,16 @@ import re
 from fractions import Fraction
 
 from handlers.dialog.parsing.numbers import (
-    NEGATIVE,
     NOT_A_NUMBER,
     NUMBER,
     TOO_MUCH,
-    UNKNOWN_UNIT,
-    ZERO,
     ParseError,
+    factor,
     largest_first,
     normalize,
     read_number,
-    round_half_up,
     split_pieces,
+    whole,
 )
 
 _CURRENCY = re.compile(r"(?P<minus>-)?\s*(?:(?:rp|idr)\.?)?\s*(?P<minus_after>-)?\s*(?P<body>.*)")
@@ -41,31 +39,16 @@ def parse_amount(text: str, max_rupiah: int = 100_000_000_000) -> int:
     while (suffix := _CURRENCY_SUFFIX.search(body)) and suffix.start() > 0:
         body = body[: suffix.start()]
     rupiah = _read_amount(_GROUP_SPACE.sub("", body))
-    if (currency["minus"] or currency["minus_after"]) and rupiah:
-        raise ParseError(NEGATIVE)
-    if rupiah > max_rupiah:
-        raise ParseError(TOO_MUCH)
-    rounded = round_half_up(rupiah)
-    if rounded <= 0:
-        raise ParseError(ZERO)
-    return rounded
+    return whole(rupiah, bool(currency["minus"] or currency["minus_after"]), max_rupiah, TOO_MUCH)
 
 
 def _read_amount(text: str) -> Fraction:
     """Sum of number-multiplier pieces (`2 juta 500 ribu`); several pieces need multipliers, largest first."""
     pieces = split_pieces(_AMOUNT_PIECE, text)
-    factors = [_multiplier(piece["multiplier"]) for piece in pieces]
+    factors = [factor(piece["multiplier"], _MULTIPLIERS) for piece in pieces]
     if not largest_first(factors):
         raise ParseError(NOT_A_NUMBER)
-    values = (read_number(piece["number"], "." if factor else ".,") * (factor or 1)
-              for piece, factor in zip(pieces, factors, strict=True))
+    values = (read_number(piece["number"], "." if times else ".,") * (times or 1)
+              for piece, times in zip(pieces, factors, strict=True))
     return sum(values, Fraction(0))
 
-
-def _multiplier(word: str | None) -> int | None:
-    """Rupiah per multiplier word; None when absent."""
-    if word is None:
-        return None
-    if word not in _MULTIPLIERS:
-        raise ParseError(UNKNOWN_UNIT)
-    return _MULTIPLIERS[word]

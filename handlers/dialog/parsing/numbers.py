@@ -107,6 +107,27 @@ def largest_first(sizes: list[int | None]) -> bool:
     return len(known) == len(sizes) and all(big > small for big, small in pairwise(known))
 
 
+def factor(word: str | None, table: dict[str, int]) -> int | None:
+    """What a unit or multiplier word stands for (`kg`: 1000 g, `juta`: 1000000); None when absent."""
+    if word is None:
+        return None
+    if word not in table:
+        raise ParseError(UNKNOWN_UNIT)
+    return table[word]
+
+
+def whole(value: Fraction, negative: bool, limit: int, too_big: str) -> int:
+    """The quantity rounded half up, once it is known to be positive and at most `limit`."""
+    if negative and value:
+        raise ParseError(NEGATIVE)
+    if value > limit:
+        raise ParseError(too_big)
+    rounded = round_half_up(value)
+    if rounded <= 0:
+        raise ParseError(ZERO)
+    return rounded
+
+
 def round_half_up(value: Fraction) -> int:
     """Nearest integer, halves away from zero (values here are never negative)."""
     return math.floor(value + Fraction(1, 2))

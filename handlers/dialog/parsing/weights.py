@@ -6,19 +6,17 @@ import re
 from fractions import Fraction
 
 from handlers.dialog.parsing.numbers import (
-    NEGATIVE,
     NOT_A_NUMBER,
     NUMBER,
     TOO_HEAVY,
-    UNKNOWN_UNIT,
-    ZERO,
     ParseError,
     digits,
+    factor,
     largest_first,
     normalize,
     read_number,
-    round_half_up,
     split_pieces,
+    whole,
 )
 
 _APPROXIMATELY = re.compile(
@@ -49,35 +47,18 @@ _UNITS = {
 def parse_weight(text: str, max_grams: int = 100_000) -> int:
     """Grams in `text` (`2,5`, `1,5kg`, `500 gr`, `5 ons`, `setengah kilo`, `1 1/2 kg`, `1 kg 200 g`)."""
     cleaned = _APPROXIMATELY.sub("", normalize(text)).rstrip(".").strip()
-    negative = cleaned.startswith("-")
     grams = _read_weight(cleaned.removeprefix("-").lstrip().removeprefix("+").lstrip())
-    if negative and grams:
-        raise ParseError(NEGATIVE)
-    if grams > max_grams:
-        raise ParseError(TOO_HEAVY)
-    rounded = round_half_up(grams)
-    if rounded <= 0:
-        raise ParseError(ZERO)
-    return rounded
+    return whole(grams, cleaned.startswith("-"), max_grams, TOO_HEAVY)
 
 
 def _read_weight(text: str) -> Fraction:
     """Sum of one or more quantity-unit pieces; several pieces need units, largest first."""
     pieces = split_pieces(_WEIGHT_PIECE, text)
-    units = [_unit_grams(piece["unit"]) for piece in pieces]
+    units = [factor(piece["unit"], _UNITS) for piece in pieces]
     if not largest_first(units):
         raise ParseError(NOT_A_NUMBER)
     values = (_quantity(piece, unit or _KILO) * (unit or _KILO) for piece, unit in zip(pieces, units, strict=True))
     return sum(values, Fraction(0))
-
-
-def _unit_grams(unit: str | None) -> int | None:
-    """Grams per unit word; None when absent."""
-    if unit is None:
-        return None
-    if unit not in _UNITS:
-        raise ParseError(UNKNOWN_UNIT)
-    return _UNITS[unit]
 
 
 def _quantity(piece: re.Match[str], unit_grams: int) -> Fraction:
