@@ -6,11 +6,12 @@ page only in aggregate ("Warga RW 012 (sedekah sampah)"), never by name."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 from fractions import Fraction
 
 from handlers import registration
-from handlers.dialog.machine import MENU, TEXT, Context, Raw, Step
+from handlers.dialog.machine import MENU, TEXT, Context, Draft, Raw, Step
 from handlers.dialog.parsing import NEGATIVE, TOO_MUCH, ZERO, ParseError, parse_amount
 from handlers.messages import Inbound
 from handlers.text.formatting import progress_bar, rupiah, rw_name
@@ -38,6 +39,17 @@ class State(StrEnum):
     BANK = "sedekah.bank"
     AMOUNT = "sedekah.amount"
     CONFIRM = "sedekah.confirm"
+
+
+@dataclass
+class Gift(Draft):
+    """The gift of savings being prepared: the page of other RWs seen, the offer, the account, the amount."""
+
+    KEY = "sedekah"
+    page: int = 0  # of the list of other RWs' offers
+    offer: int | None = None
+    account: int | None = None  # the resident's account the gift comes from
+    amount: int | None = None  # rupiah
 
 
 async def can_give(ctx: Context) -> bool:
@@ -77,19 +89,19 @@ async def offer_now(ctx: Context, offer_id: int | None) -> OfferState | None:
 
 
 def chosen_offer_id(ctx: Context) -> int | None:
-    return ctx.data.get("sedekah", {}).get("offer")
+    return ctx.draft(Gift).offer
 
 
 async def begin(ctx: Context) -> str:
     """The own RW's open offer first; otherwise the list of other RWs (or, when none is open, the menu)."""
-    ctx.data["sedekah"] = {"page": 0}
+    ctx.begin(Gift())
     if not await can_give(ctx):
         return no_savings(ctx)
     own = await shared_state(ctx.session, ctx.person.rw_id, ctx.now)
     if own is not None and own.open:
         return State.OWN
     if not await others(ctx):
-        ctx.data.pop("sedekah", None)
+        ctx.drop(Gift)
         ctx.say("sedekah.none_open")
         return MENU
     ctx.say("sedekah.own_not_open", **await place(ctx, ctx.person.rw_id))
@@ -130,8 +142,8 @@ async def ask_list(ctx: Context) -> None:
     """One page of other RWs' open shared offers, each with its progress."""
     offers = await others(ctx)
     pages = max((len(offers) + PAGE - 1) // PAGE, 1)
-    page = max(min(ctx.data["sedekah"].get("page", 0), pages - 1), 0)
-    ctx.data["sedekah"]["page"] = page
+    gift = ctx.draft(Gift)
+    page = gift.page = max(min(gift.page, pages - 1), 0)
     shown = offers[page * PAGE:(page + 1) * PAGE]
     if not shown:
         ctx.say("sedekah.none_other", choices=[CANCEL])
@@ -157,7 +169,7 @@ async def answer_list(ctx: Context, message: Inbound) -> str:
     if choice == CANCEL[0]:
         return cancel(ctx)
     if choice in (NEXT[0], PREVIOUS[0]):
-        ctx.data["sedekah"]["page"] = ctx.data["sedekah"].get("page", 0) + (1 if choice == NEXT[0] else -1)
+        ctx.draft(Gift).page += 1 if choice == NEXT[0] else -1
         return State.LIST
     offer_id = int(choice.removeprefix("offer:"))
     state = await offer_now(ctx, offer_id)
@@ -169,12 +181,13 @@ async def answer_list(ctx: Context, message: Inbound) -> str:
 
 async def offer_chosen(ctx: Context, offer_id: int) -> str:
     """Keeps the offer; the bank next when savings are at several, else straight to the amount."""
-    ctx.data["sedekah"]["offer"] = offer_id
+    gift = ctx.draft(Gift)
+    gift.offer = offer_id
     accounts = await funded(ctx)
     if not accounts:
         return no_savings(ctx)
     if len(accounts) == 1:
-        ctx.data["sedekah"]["account"] = accounts[0][0].id
+        gift.account = accounts[0][0].id
         return State.AMOUNT
     return State.BANK
 
@@ -189,13 +202,13 @@ async def answer_bank(ctx: Context, message: Inbound) -> str:
     """Keeps the chosen account; goes on to the amount."""
     if message.choice == CANCEL[0]:
         return cancel(ctx)
-    ctx.data["sedekah"]["account"] = int((message.choice or "").removeprefix("acct:"))
+    ctx.draft(Gift).account = int((message.choice or "").removeprefix("acct:"))
     return State.AMOUNT
 
 
 async def chosen_account(ctx: Context) -> tuple[Account, int] | None:
     """The account the gift comes from (the resident's own, with savings) and its balance now."""
-    wanted = ctx.data.get("sedekah", {}).get("account")
+    wanted = ctx.draft(Gift).account
     return next(((account, amount) for account, amount in await funded(ctx) if account.id == wanted), None)
 
 
@@ -229,7 +242,7 @@ async def answer_amount(ctx: Context, message: Inbound) -> str | None:
     if amount is None or amount > min(available, state.remaining):
         await refuse_limit(ctx, account, available, state, amount)
         return None
-    ctx.data["sedekah"]["amount"] = amount
+    ctx.draft(Gift).amount = amount
     return State.CONFIRM
 
 
@@ -249,7 +262,7 @@ async def refuse_limit(ctx: Context, account: Account, available: int, state: Of
 async def ask_confirm(ctx: Context) -> None:
     account, _ = await chosen_account(ctx) or (None, 0)
     state = await offer_now(ctx, chosen_offer_id(ctx))
-    ctx.say("sedekah.ask_confirm", amount=rupiah(ctx.data["sedekah"]["amount"], ctx.person.locale),
+    ctx.say("sedekah.ask_confirm", amount=rupiah(ctx.draft(Gift).amount, ctx.person.locale),
             bank=account.bank.name if account else "", giver_rw=(await place(ctx, ctx.person.rw_id))["rw"],
             **await where(ctx, state), choices=CONFIRM_CHOICES)
 
@@ -263,14 +276,14 @@ async def answer_confirm(ctx: Context, message: Inbound) -> str:
     if chosen is None:
         return no_savings(ctx)
     account, _ = chosen
-    offer_id, amount = chosen_offer_id(ctx), ctx.data["sedekah"]["amount"]
+    offer_id, amount = chosen_offer_id(ctx), ctx.draft(Gift).amount
     result = await give_savings(ctx.session, ctx.person.id, account.id, offer_id, amount, ctx.now,
                                 giver_rw_id=ctx.person.rw_id)
     if isinstance(result, Refusal):
         return await refused(ctx, account, offer_id, amount, result)
     await audit(ctx.session, ctx.person.id, ACTION, "given", ctx.now, target=f"pledge:{result.id}", amount=amount,
                 offer=offer_id)
-    ctx.data.pop("sedekah", None)
+    ctx.drop(Gift)
     state = await offer_now(ctx, offer_id)
     locale = ctx.person.locale
     ctx.say("sedekah.done", amount=rupiah(amount, locale), balance=rupiah(await balance(ctx.session, account.id), locale),
@@ -292,19 +305,19 @@ async def refused(ctx: Context, account: Account, offer_id: int, amount: int, re
         ctx.say("sedekah.remaining_fell", remaining=rupiah(state.remaining, locale), **await where(ctx, state))
         return State.AMOUNT
     ctx.say("sedekah.offer_filled", **await where(ctx, state))
-    ctx.data["sedekah"] = {"page": 0}
+    ctx.begin(Gift())
     return State.LIST
 
 
 def cancel(ctx: Context) -> str:
-    ctx.data.pop("sedekah", None)
+    ctx.drop(Gift)
     ctx.say("cancel.done")
     return MENU
 
 
 def no_savings(ctx: Context, told: bool = False) -> str:
     """No savings (left) to give: back to the menu."""
-    ctx.data.pop("sedekah", None)
+    ctx.drop(Gift)
     if not told:
         ctx.say("sedekah.no_savings")
     return MENU

@@ -3,10 +3,11 @@ the amount is held at once and a coordinator pays it out at the bank."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 
 from handlers import registration
-from handlers.dialog.machine import MENU, TEXT, Context, Raw, Step
+from handlers.dialog.machine import MENU, TEXT, Context, Draft, Raw, Step
 from handlers.dialog.parsing import NEGATIVE, TOO_MUCH, ZERO, ParseError, parse_amount
 from handlers.messages import Inbound
 from handlers.text.formatting import rupiah
@@ -27,6 +28,15 @@ class State(StrEnum):
     CONFIRM = "withdraw.confirm"
 
 
+@dataclass
+class WithdrawalDraft(Draft):
+    """The account being withdrawn from, and the amount once typed."""
+
+    KEY = "withdraw"
+    account: int | None = None
+    amount: int | None = None  # rupiah
+
+
 async def has_account(ctx: Context) -> bool:
     """A registered resident with savings at a waste bank."""
     return registration.is_resident(ctx.person) and bool(await banks.accounts_of(ctx.session, ctx.person.id))
@@ -39,7 +49,7 @@ async def funded(ctx: Context) -> list[tuple[Account, int]]:
 
 async def begin(ctx: Context) -> str:
     """Straight to the amount when only one bank holds savings; the bank first when several do."""
-    ctx.data.pop("withdraw", None)
+    ctx.drop(WithdrawalDraft)
     if not await has_account(ctx):
         return no_account(ctx)
     accounts = await funded(ctx)
@@ -47,7 +57,7 @@ async def begin(ctx: Context) -> str:
         ctx.say("withdraw.empty")
         return MENU
     if len(accounts) == 1:
-        ctx.data["withdraw"] = {"account": accounts[0][0].id}
+        ctx.begin(WithdrawalDraft(accounts[0][0].id))
         return State.AMOUNT
     return State.BANK
 
@@ -60,13 +70,13 @@ async def ask_bank(ctx: Context) -> None:
 
 async def answer_bank(ctx: Context, message: Inbound) -> str:
     """Keeps the chosen account; goes on to the amount."""
-    ctx.data["withdraw"] = {"account": int((message.choice or "").removeprefix("acct:"))}
+    ctx.begin(WithdrawalDraft(int((message.choice or "").removeprefix("acct:"))))
     return State.AMOUNT
 
 
 async def chosen(ctx: Context) -> tuple[Account, int] | None:
     """The account being withdrawn from (the resident's own) and its balance now."""
-    wanted = ctx.data.get("withdraw", {}).get("account")
+    wanted = ctx.draft(WithdrawalDraft).account
     mine = next((a for a in await banks.accounts_of(ctx.session, ctx.person.id) if a.id == wanted), None)
     return None if mine is None else (mine, await balance(ctx.session, mine.id))
 
@@ -92,7 +102,7 @@ async def answer_amount(ctx: Context, message: Inbound) -> str | None:
     if amount > available:
         await refuse_above_balance(ctx, account.id, available, amount)
         return None
-    ctx.data["withdraw"]["amount"] = amount
+    ctx.draft(WithdrawalDraft).amount = amount
     return State.CONFIRM
 
 
@@ -107,7 +117,7 @@ async def ask_confirm(ctx: Context) -> None:
     account, _ = await chosen(ctx) or (None, 0)
     ctx.say(
         "withdraw.ask_confirm",
-        amount=rupiah(ctx.data["withdraw"]["amount"], ctx.person.locale),
+        amount=rupiah(ctx.draft(WithdrawalDraft).amount, ctx.person.locale),
         bank=account.bank.name if account else "",
         choices=CONFIRM_CHOICES,
     )
@@ -116,17 +126,18 @@ async def ask_confirm(ctx: Context) -> None:
 async def answer_confirm(ctx: Context, message: Inbound) -> str:
     """Holds the amount and says so (back to the menu); if the balance fell meanwhile, asks again."""
     if message.choice != "wd:yes":
-        ctx.data.pop("withdraw", None)
+        ctx.drop(WithdrawalDraft)
         ctx.say("cancel.done")
         return MENU
     account, _ = await chosen(ctx) or (None, 0)
     if account is None:
         return no_account(ctx)
-    result = await request_withdrawal(ctx.session, account.id, ctx.data["withdraw"]["amount"], ctx.now)
+    amount = ctx.draft(WithdrawalDraft).amount
+    result = await request_withdrawal(ctx.session, account.id, amount, ctx.now)
     if isinstance(result, Refusal):
-        await refuse_above_balance(ctx, account.id, result.balance, ctx.data["withdraw"]["amount"])
+        await refuse_above_balance(ctx, account.id, result.balance, amount)
         return State.AMOUNT if result.balance > 0 else MENU
-    ctx.data.pop("withdraw", None)
+    ctx.drop(WithdrawalDraft)
     await audit(ctx.session, ctx.person.id, "request_withdrawal", "held", ctx.now, target=f"withdrawal:{result.id}",
                 amount=result.amount)
     locale = ctx.person.locale
@@ -137,7 +148,7 @@ async def answer_confirm(ctx: Context, message: Inbound) -> str:
 
 def no_account(ctx: Context) -> str:
     """The account is not (or no longer) the resident's: back to the menu."""
-    ctx.data.pop("withdraw", None)
+    ctx.drop(WithdrawalDraft)
     ctx.say("withdraw.no_account")
     return MENU
 

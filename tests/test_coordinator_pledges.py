@@ -229,7 +229,7 @@ async def set_detail(db: Database, person_id: int, pledge_id: int) -> None:
     async with db.transaction() as session:
         conversation = await session.get(Conversation, person_id) or Conversation(person_id=person_id)
         session.add(conversation)
-        conversation.state, conversation.data, conversation.updated_at = "coordpl.detail", {"pledge": pledge_id}, utcnow()
+        conversation.state, conversation.data, conversation.updated_at = "coordpl.detail", {"coord_pledge": {"id": pledge_id}}, utcnow()
         conversation.offered = {"choices": [["act:confirmed", t("coordpl.confirm")], ["act:back", t("coordpl.back")]]}
 
 

@@ -5,12 +5,12 @@ offer to pledge to (`handlers.collaborator.pledge`). The package types can be re
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from enum import StrEnum
 from fractions import Fraction
-from typing import Any
 
 from handlers import place_pick
-from handlers.dialog.machine import MENU, TEXT, Context, Raw, Step
+from handlers.dialog.machine import MENU, TEXT, Context, Draft, Raw, Step
 from handlers.messages import Inbound, Kind
 from handlers.text.formatting import number, progress_bar, rupiah
 from handlers.text.i18n import N_
@@ -18,7 +18,6 @@ from storage import catalog
 from storage.catalog import Detail, Summary
 from storage.pledges import ALTERNATIVE_TAKEN, CLOSED, FULL, TAKEN, OfferState, Supporter
 
-SCRATCH = "browse"  # ctx.data: {"kota": code} or {"kelurahan": [codes], "query": text}, "page", "rw"
 PAGE = 8
 PACKAGES = ("kota:packages", N_("browse.packages"))
 TO_MENU = ("to:menu", N_("browse.to_menu"))
@@ -54,19 +53,32 @@ class State(StrEnum):
     RW = "browse.rw"
 
 
-def scratch(ctx: Context) -> dict[str, Any]:
-    return ctx.data.setdefault(SCRATCH, {})
+@dataclass
+class Browsing(Draft):
+    """What is being browsed: a kota's RWs or those of the kelurahan searched for, the page, the RW open."""
+
+    KEY = "browse"
+    kota: str | None = None  # the kota whose RWs are listed
+    kelurahan: list[str] | None = None  # or the codes of the kelurahan searched for
+    query: str = ""  # their names, as the list of a search is titled
+    page: int = 0
+    rw: int = 0  # the RW shown
+
+    @property
+    def has_list(self) -> bool:
+        """A list of RWs (a kota's or a search's) was seen, to go back to."""
+        return self.kota is not None or self.kelurahan is not None
 
 
 async def begin(ctx: Context) -> str:
     """From the main menu: the kota step."""
-    ctx.data[SCRATCH] = {}
+    ctx.begin(Browsing())
     return State.KOTA
 
 
 def open_rw(ctx: Context, rw_id: int) -> str:
     """Show one RW (from any journey); its back button returns to the list seen last, if any."""
-    scratch(ctx)["rw"] = rw_id
+    ctx.draft(Browsing).rw = rw_id
     return State.RW
 
 
@@ -108,7 +120,7 @@ async def answer_kota(ctx: Context, message: Inbound) -> str | None:
     if message.choice == PACKAGES[0]:
         await show_packages(ctx)
         return State.KOTA
-    ctx.data[SCRATCH] = {"kota": (message.choice or "").removeprefix("kota:"), "page": 0}
+    ctx.begin(Browsing(kota=(message.choice or "").removeprefix("kota:")))
     return State.LIST
 
 
@@ -125,7 +137,7 @@ async def show_packages(ctx: Context) -> None:
 
 
 def leave(ctx: Context) -> str:
-    ctx.data.pop(SCRATCH, None)
+    ctx.drop(Browsing)
     return MENU
 
 
@@ -153,7 +165,7 @@ async def search(ctx: Context, text: str) -> str | None:
         return None
     codes = list(dict.fromkeys(k.code for k in found if any(s.kelurahan == k.name for s in listed_there)))
     names = ", ".join(dict.fromkeys(s.kelurahan for s in listed_there))
-    ctx.data[SCRATCH] = {"kelurahan": codes, "query": names, "page": 0}
+    ctx.begin(Browsing(kelurahan=codes, query=names))
     named = [s for s in listed_there if s.number == rw_number]
     return open_rw(ctx, named[0].rw_id) if len(named) == 1 else State.LIST
 
@@ -163,10 +175,10 @@ async def search(ctx: Context, text: str) -> str | None:
 
 async def listed(ctx: Context) -> list[Summary]:
     """The RWs of the kota or kelurahan being browsed."""
-    current = scratch(ctx)
-    if "kelurahan" in current:
-        return await catalog.summaries(ctx.session, ctx.now, kelurahan_codes=current["kelurahan"])
-    return await catalog.summaries(ctx.session, ctx.now, kota_code=current.get("kota"))
+    browsing = ctx.draft(Browsing)
+    if browsing.kelurahan is not None:
+        return await catalog.summaries(ctx.session, ctx.now, kelurahan_codes=browsing.kelurahan)
+    return await catalog.summaries(ctx.session, ctx.now, kota_code=browsing.kota)
 
 
 def list_line(ctx: Context, item: Summary) -> str:
@@ -182,9 +194,9 @@ async def ask_list(ctx: Context) -> None:
     if not items:
         ctx.say("browse.none", choices=[OTHER_KOTA, TO_MENU])
         return
+    browsing = ctx.draft(Browsing)
     pages = (len(items) + PAGE - 1) // PAGE
-    page = min(max(int(scratch(ctx).get("page", 0)), 0), pages - 1)
-    scratch(ctx)["page"] = page
+    page = browsing.page = min(max(browsing.page, 0), pages - 1)
     shown = items[page * PAGE:(page + 1) * PAGE]
     choices = [(f"rw:{item.rw_id}", Raw(rw_name(item.kelurahan, item.number))) for item in shown]
     if page + 1 < pages:
@@ -192,9 +204,9 @@ async def ask_list(ctx: Context) -> None:
     if page > 0:
         choices.append(PREVIOUS)
     lines = "\n".join(list_line(ctx, item) for item in shown)
-    searched = "kelurahan" in scratch(ctx)
+    searched = browsing.kelurahan is not None
     ctx.say(LIST_KELURAHAN if searched else LIST_KOTA,
-            place=scratch(ctx)["query"] if searched else shown[0].kota, count=len(items), page=page + 1, pages=pages,
+            place=browsing.query if searched else shown[0].kota, count=len(items), page=page + 1, pages=pages,
             lines=lines, choices=[*choices, OTHER_KOTA, TO_MENU])
 
 
@@ -206,10 +218,10 @@ async def answer_list(ctx: Context, message: Inbound) -> str | None:
     if choice == TO_MENU[0]:
         return leave(ctx)
     if choice == OTHER_KOTA[0]:
-        ctx.data[SCRATCH] = {}
+        ctx.begin(Browsing())
         return State.KOTA
     if choice in (NEXT[0], PREVIOUS[0]):
-        scratch(ctx)["page"] = int(scratch(ctx).get("page", 0)) + (1 if choice == NEXT[0] else -1)
+        ctx.draft(Browsing).page += 1 if choice == NEXT[0] else -1
         return State.LIST
     typed = message.text.strip()
     if typed and not typed.isdigit():  # a typed RW name is looked up, never guessed (RW 014 is not RW 012)
@@ -271,8 +283,9 @@ def about(ctx: Context, detail: Detail) -> str:
 
 async def ask_rw(ctx: Context) -> None:
     """The RW in full, then a choice: pledge to one of its open offers, or back."""
-    detail = await catalog.detail(ctx.session, int(scratch(ctx).get("rw", 0)), ctx.now)
-    back = [BACK_TO_LIST if {"kota", "kelurahan"} & scratch(ctx).keys() else OTHER_KOTA, TO_MENU]
+    browsing = ctx.draft(Browsing)
+    detail = await catalog.detail(ctx.session, browsing.rw, ctx.now)
+    back = [BACK_TO_LIST if browsing.has_list else OTHER_KOTA, TO_MENU]
     if detail is None:
         ctx.say("browse.rw_gone", choices=back)
         return
@@ -293,7 +306,7 @@ async def answer_rw(ctx: Context, message: Inbound) -> str:
     if choice == BACK_TO_LIST[0]:
         return State.LIST
     if choice == OTHER_KOTA[0]:
-        ctx.data[SCRATCH] = {}
+        ctx.begin(Browsing())
         return State.KOTA
     from handlers.collaborator import pledge  # pledging builds on browsing (and returns to it)
 

@@ -4,10 +4,11 @@ progress; a pledge still waiting for confirmation can be cancelled (its amount i
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from enum import StrEnum
 from fractions import Fraction
 
-from handlers.dialog.machine import MENU, Context, Raw, Step
+from handlers.dialog.machine import MENU, Context, Draft, Raw, Step
 from handlers.messages import Inbound
 from handlers.text.formatting import datetime_short, progress_bar, rupiah
 from handlers.text.i18n import N_
@@ -16,7 +17,6 @@ from storage.audit import audit
 from storage.models import Pledge
 
 LATEST = 10
-DRAFT = "my_pledges"  # ctx.data key: the pledge being cancelled
 STATUS_LABELS = {
     pledges.PLEDGED: N_("pledge.status.pledged"),
     pledges.CONFIRMED: N_("pledge.status.confirmed"),
@@ -35,6 +35,14 @@ REFUSALS = {pledges.EXPIRED: N_("mine.cancel_expired"), pledges.NOT_ALLOWED: N_(
 class State(StrEnum):
     LIST = "mine.list"
     CONFIRM = "mine.confirm"
+
+
+@dataclass
+class Cancelling(Draft):
+    """The pledge chosen to be cancelled."""
+
+    KEY = "my_pledges"
+    pledge: int | None = None
 
 
 async def has_pledges(ctx: Context) -> bool:
@@ -62,7 +70,7 @@ async def latest(ctx: Context) -> tuple[list[Pledge], int]:
 
 async def begin(ctx: Context) -> str:
     """Shows the list; with something to cancel the list offers it, otherwise back to the menu."""
-    ctx.data.pop(DRAFT, None)
+    ctx.drop(Cancelling)
     shown, total = await latest(ctx)
     if any(cancellable(found, ctx) for found in shown):
         return State.LIST
@@ -129,14 +137,14 @@ async def answer_list(ctx: Context, message: Inbound) -> str:
     """A pledge chosen for cancelling goes to the confirmation; back goes to the menu."""
     if message.choice == BACK[0]:
         return MENU
-    ctx.data[DRAFT] = {"pledge": int((message.choice or "").removeprefix("mine:"))}
+    ctx.begin(Cancelling(int((message.choice or "").removeprefix("mine:"))))
     return State.CONFIRM if await cancellable_now(ctx) else MENU
 
 
 async def own_pledge(ctx: Context) -> Pledge | None:
     """The pledge being cancelled, locked, if it is the person's own pledge (not a gift)."""
-    wanted = ctx.data.get(DRAFT, {}).get("pledge")
-    found = await pledges.lock_pledge(ctx.session, wanted) if isinstance(wanted, int) else None
+    wanted = ctx.draft(Cancelling).pledge
+    found = await pledges.lock_pledge(ctx.session, wanted) if wanted is not None else None
     if found is None or found.person_id != ctx.person.id or found.source != pledges.PLEDGE:
         return None
     return found
@@ -152,7 +160,7 @@ async def cancellable_now(ctx: Context) -> Pledge | None:
         ctx.say("mine.cancel_not_allowed", status=ctx.t(STATUS_LABELS[found.status]))
     else:
         return found
-    ctx.data.pop(DRAFT, None)
+    ctx.drop(Cancelling)
     return None
 
 
@@ -166,11 +174,11 @@ async def ask_confirm(ctx: Context) -> None:
 async def answer_confirm(ctx: Context, message: Inbound) -> str:
     """Cancels the person's own pledge and shows the offer's bar now; refusals say why."""
     if message.choice != CONFIRM_CHOICES[0][0]:
-        ctx.data.pop(DRAFT, None)
+        ctx.drop(Cancelling)
         ctx.say("cancel.done")
         return MENU
     found = await cancellable_now(ctx)
-    ctx.data.pop(DRAFT, None)
+    ctx.drop(Cancelling)
     if found is None:
         return MENU
     result = await pledges.move(ctx.session, found.id, pledges.CANCELLED, by=ctx.person.id, now=ctx.now)

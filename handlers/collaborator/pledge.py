@@ -5,11 +5,12 @@ collaborator was reading is explained, and the RW is shown again with what is st
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 from fractions import Fraction
 
 from handlers.collaborator import browse, signup
-from handlers.dialog.machine import MENU, TEXT, Context, Step
+from handlers.dialog.machine import MENU, TEXT, Context, Draft, Step
 from handlers.dialog.notify import notify
 from handlers.dialog.parsing import NEGATIVE, TOO_MUCH, ZERO, ParseError, parse_amount
 from handlers.messages import Inbound
@@ -32,7 +33,6 @@ from storage.pledges import (
 )
 from storage.roles import coordinators_of
 
-SCRATCH = "pledge"  # ctx.data: {"offer": id, "amount": rupiah once known}; survives sign-up
 CONFIRM_CHOICES = (("pledge:yes", N_("pledge.yes")), ("pledge:no", N_("pledge.no")))
 PARSE_REFUSALS = {ZERO: N_("pledge.amount_zero"), NEGATIVE: N_("pledge.amount_negative")}
 AMOUNT_INVALID = N_("pledge.amount_invalid")
@@ -52,9 +52,18 @@ class State(StrEnum):
     CONFIRM = "pledge.confirm"
 
 
+@dataclass
+class PledgeDraft(Draft):
+    """The offer being pledged to and the amount once known; it survives sign-up."""
+
+    KEY = "pledge"
+    offer: int = 0
+    amount: int | None = None  # rupiah: typed for a shared offer, the whole target for one taken whole
+
+
 async def chosen(ctx: Context) -> tuple[OfferState, RW] | None:
     """The chosen offer as it stands now, and its RW (with its place); None when it is gone."""
-    offer = await ctx.session.get(Offer, int(ctx.data.get(SCRATCH, {}).get("offer", 0)))
+    offer = await ctx.session.get(Offer, ctx.draft(PledgeDraft).offer)
     if offer is None:
         return None
     state = next((s for s in await pledges.offer_states(ctx.session, offer.rw_id, ctx.now) if s.offer.id == offer.id),
@@ -74,7 +83,7 @@ def hold_hours(ctx: Context) -> int:
 async def begin(ctx: Context, offer_id: int) -> str:
     """Keeps the offer; sign-up first when the person is not a collaborator yet, then the amount
     (shared offers) or the summary (offers taken whole). A closed offer is explained instead."""
-    ctx.data[SCRATCH] = {"offer": offer_id}
+    ctx.begin(PledgeDraft(offer_id))
     found = await chosen(ctx)
     if found is None or not found[0].open:
         return await refused(ctx, Refusal(found[0].closed or CLOSED) if found else Refusal(NOT_FOUND))
@@ -123,7 +132,7 @@ async def answer_amount(ctx: Context, message: Inbound) -> str | None:
     if amount < minimum:
         ctx.say("pledge.below_minimum", amount=rupiah(amount, locale), minimum=rupiah(minimum, locale))
         return None
-    ctx.data[SCRATCH]["amount"] = amount
+    ctx.draft(PledgeDraft).amount = amount
     return State.CONFIRM
 
 
@@ -137,33 +146,33 @@ async def ask_confirm(ctx: Context) -> None:
         ctx.say("pledge.gone", choices=[CONFIRM_CHOICES[1]])
         return
     state, rw = found
-    draft = ctx.data[SCRATCH]
+    draft = ctx.draft(PledgeDraft)
     if not state.offer.package.shared:
-        draft["amount"] = state.offer.target  # what the summary shows is what is pledged
+        draft.amount = state.offer.target  # what the summary shows is what is pledged
     ctx.say(SUMMARY_SHARED if state.offer.package.shared else SUMMARY_WHOLE,
-            rw=where(rw), package=state.offer.package.name, amount=rupiah(draft["amount"], ctx.person.locale),
+            rw=where(rw), package=state.offer.package.name, amount=rupiah(draft.amount, ctx.person.locale),
             hours=hold_hours(ctx), choices=CONFIRM_CHOICES)
 
 
 async def answer_confirm(ctx: Context, message: Inbound) -> str:
     """Holds the amount, says so with the reference and the progress, tells the RW's coordinators
     (then the menu); a refusal is explained. Batal goes back to the RW."""
-    draft = ctx.data.get(SCRATCH, {})
+    amount = ctx.draft(PledgeDraft).amount
     found = await chosen(ctx)
     if message.choice != "pledge:yes":
-        ctx.data.pop(SCRATCH, None)
+        ctx.drop(PledgeDraft)
         ctx.say("pledge.not_sent")
         return browse.open_rw(ctx, found[1].id) if found else browse.State.KOTA
-    if found is None or "amount" not in draft:
+    if found is None or amount is None:
         return await refused(ctx, Refusal(NOT_FOUND))
     state, rw = found
-    result = await pledges.pledge(ctx.session, ctx.person.id, state.offer.id, int(draft["amount"]), ctx.now,
+    result = await pledges.pledge(ctx.session, ctx.person.id, state.offer.id, amount, ctx.now,
                                   hold=ctx.terms.hold, min_share=ctx.terms.min_share)
     if isinstance(result, Refusal):
         await audit(ctx.session, ctx.person.id, "pledge", result.reason, ctx.now, target=f"offer:{state.offer.id}",
-                    amount=int(draft["amount"]))
+                    amount=amount)
         return await refused(ctx, result)
-    ctx.data.pop(SCRATCH, None)
+    ctx.drop(PledgeDraft)
     await audit(ctx.session, ctx.person.id, "pledge", "held", ctx.now, target=f"pledge:{result.id}",
                 amount=result.amount)
     await say_recorded(ctx, result, rw)
@@ -206,14 +215,14 @@ async def refused(ctx: Context, refusal: Refusal) -> str:
     found = await chosen(ctx)
     locale = ctx.person.locale
     if found is None or refusal.reason == NOT_FOUND:
-        ctx.data.pop(SCRATCH, None)
+        ctx.drop(PledgeDraft)
         ctx.say("pledge.gone")
-        return browse.State.LIST if {"kota", "kelurahan"} & browse.scratch(ctx).keys() else browse.State.KOTA
+        return browse.State.LIST if ctx.draft(browse.Browsing).has_list else browse.State.KOTA
     state, rw = found
     if refusal.reason in (ABOVE_REMAINING, BELOW_MINIMUM) and state.open:
         ctx.say("pledge.remaining_changed", remaining=rupiah(state.remaining, locale))
         return State.AMOUNT
-    ctx.data.pop(SCRATCH, None)
+    ctx.drop(PledgeDraft)
     ctx.say(REFUSED.get(state.closed or refusal.reason, CHANGED), package=state.offer.package.name)
     return browse.open_rw(ctx, rw.id)
 

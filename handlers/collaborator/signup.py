@@ -6,19 +6,18 @@ the state the caller named."""
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
 
 from handlers import consent
 from handlers.consent import clean_name
-from handlers.dialog.machine import MENU, TEXT, Context, Raw, Step
+from handlers.dialog.machine import MENU, TEXT, Context, Draft, Raw, Step
 from handlers.messages import Contact, Inbound, Kind
 from handlers.text.i18n import N_
 from storage.audit import audit
 from storage.models import Collaborator
 from storage.people import e164, find_identity
 
-DRAFT = "collab_signup"  # ctx.data key of the answers so far and the state to go on to
 INDIVIDUAL, COMPANY, FOUNDATION, AGGREGATOR = "individual", "company", "foundation", "aggregator"
 TYPE_CHOICES = (
     (f"ctype:{INDIVIDUAL}", N_("collab.type_individual")),
@@ -54,6 +53,27 @@ class State(StrEnum):
     PUBLIC = "collab.public"
 
 
+@dataclass
+class Signup(Draft):
+    """The sign-up answers so far, and the state to go on to when it is done."""
+
+    KEY = "collab_signup"
+    then: str = MENU
+    type: str | None = None  # individual, company, foundation or aggregator
+    organisation: str | None = None  # none for an individual
+    contact_name: str | None = None
+    phone: str | None = None  # E.164
+    email: str | None = None  # none when skipped
+
+    @property
+    def shown_name(self) -> str:
+        """The name the RW page would show: the organisation, or the contact person."""
+        return self.organisation or self.contact_name or ""
+
+
+DRAFT = Signup.KEY  # where the answers wait in the conversation data
+
+
 async def is_collaborator(ctx: Context) -> bool:
     """The person has a collaborator profile."""
     return await ctx.session.get(Collaborator, ctx.person.id) is not None
@@ -61,7 +81,7 @@ async def is_collaborator(ctx: Context) -> bool:
 
 def start(ctx: Context, then: str) -> str:
     """Where sign-up begins for this person; when it is done the flow goes on to `then`."""
-    ctx.data[DRAFT] = {"then": then}
+    ctx.begin(Signup(then=then))
     return State.CONSENT if ctx.person.consent_at is None else State.TYPE
 
 
@@ -73,15 +93,6 @@ async def start_from_link(ctx: Context, _value: str) -> str:
     return start(ctx, MENU)
 
 
-def draft(ctx: Context) -> dict[str, Any]:
-    return ctx.data.setdefault(DRAFT, {"then": MENU})
-
-
-def shown_name(answers: dict[str, Any]) -> str:
-    """The name the RW page would show: the organisation, or the contact person."""
-    return answers.get("organisation") or answers.get("contact_name") or ""
-
-
 async def ask_consent(ctx: Context) -> None:
     """Says what is stored for a collaborator and why, and asks for consent."""
     consent.ask(ctx, "collab.notice")
@@ -90,7 +101,7 @@ async def ask_consent(ctx: Context) -> None:
 async def answer_consent(ctx: Context, message: Inbound) -> str:
     """Records consent (goes on to the type), or stores nothing and goes back to the menu."""
     if not consent.given(ctx, message):
-        ctx.data.pop(DRAFT, None)
+        ctx.drop(Signup)
         ctx.say("collab.declined")
         return MENU
     return State.TYPE
@@ -103,8 +114,8 @@ async def ask_type(ctx: Context) -> None:
 async def answer_type(ctx: Context, message: Inbound) -> str:
     """Aggregators choose theirs; companies and foundations name theirs; individuals go to the contact."""
     kind = (message.choice or "").removeprefix("ctype:")
-    answers = draft(ctx)
-    answers.update(type=kind, organisation=None)
+    answers = ctx.draft(Signup)
+    answers.type, answers.organisation = kind, None
     if kind == AGGREGATOR:
         return State.AGGREGATOR
     return State.CONTACT if kind == INDIVIDUAL else State.ORGANISATION
@@ -119,12 +130,12 @@ async def answer_aggregator(ctx: Context, message: Inbound) -> str:
     """A listed aggregator is the organisation; "other" asks for its name."""
     if message.choice == OTHER[0]:
         return State.ORGANISATION
-    draft(ctx)["organisation"] = AGGREGATORS[int((message.choice or "").removeprefix("agg:"))]
+    ctx.draft(Signup).organisation = AGGREGATORS[int((message.choice or "").removeprefix("agg:"))]
     return State.CONTACT
 
 
 async def ask_organisation(ctx: Context) -> None:
-    ctx.say(ORGANISATION_QUESTIONS.get(draft(ctx).get("type", COMPANY), N_("collab.ask_company")))
+    ctx.say(ORGANISATION_QUESTIONS.get(ctx.draft(Signup).type or COMPANY, N_("collab.ask_company")))
 
 
 async def answer_organisation(ctx: Context, message: Inbound) -> str | None:
@@ -133,19 +144,19 @@ async def answer_organisation(ctx: Context, message: Inbound) -> str | None:
     if name is None:
         ctx.say("collab.organisation_invalid")
         return None
-    draft(ctx)["organisation"] = name
+    ctx.draft(Signup).organisation = name
     return State.CONTACT
 
 
 async def ask_contact(ctx: Context) -> None:
     """Asks for the contact person, offering the person's own name when known."""
-    answers = draft(ctx)
+    answers = ctx.draft(Signup)
     known = ctx.person.name
-    if answers.get("type") == INDIVIDUAL:
+    if answers.type == INDIVIDUAL:
         key = N_("collab.ask_own_name_known") if known else N_("collab.ask_own_name")
     else:
         key = N_("collab.ask_contact_known") if known else N_("collab.ask_contact")
-    ctx.say(key, name=known or "", organisation=answers.get("organisation") or "", choices=[MY_NAME] if known else [])
+    ctx.say(key, name=known or "", organisation=answers.organisation or "", choices=[MY_NAME] if known else [])
 
 
 async def answer_contact(ctx: Context, message: Inbound) -> str | None:
@@ -157,7 +168,7 @@ async def answer_contact(ctx: Context, message: Inbound) -> str | None:
     if name is None:
         ctx.say("collab.contact_invalid")
         return None
-    draft(ctx)["contact_name"] = name
+    ctx.draft(Signup).contact_name = name
     return State.PHONE
 
 
@@ -196,7 +207,7 @@ async def answer_phone(ctx: Context, message: Inbound) -> str | None:
     if phone is None:
         ctx.say("collab.phone_invalid")
         return None
-    draft(ctx)["phone"] = phone
+    ctx.draft(Signup).phone = phone
     if message.kind is Kind.CONTACT and await written_from_whatsapp(ctx, phone):
         ctx.say("collab.link_hint")  # joining is the person's explicit choice in the profile, never silent
     return State.EMAIL
@@ -221,22 +232,23 @@ async def answer_email(ctx: Context, message: Inbound) -> str | None:
         if len(email) > EMAIL_LIMIT or not EMAIL.match(email):
             ctx.say("collab.email_invalid")
             return None
-    draft(ctx)["email"] = email
+    ctx.draft(Signup).email = email
     return State.PUBLIC
 
 
 async def ask_public(ctx: Context) -> None:
-    ctx.say("collab.ask_public", name=shown_name(draft(ctx)), choices=PUBLIC_CHOICES)
+    ctx.say("collab.ask_public", name=ctx.draft(Signup).shown_name, choices=PUBLIC_CHOICES)
 
 
 async def answer_public(ctx: Context, message: Inbound) -> str:
     """Writes the collaborator profile in one go, records it, says so, and goes on."""
-    answers = ctx.data.pop(DRAFT, {})
-    if not {"type", "contact_name", "phone"} <= answers.keys():  # the draft was lost: start again
+    answers = ctx.draft(Signup)
+    ctx.drop(Signup)
+    if None in (answers.type, answers.contact_name, answers.phone):  # the draft was lost: start again
         ctx.say("collab.lost")
-        return start(ctx, answers.get("then", MENU))
+        return start(ctx, answers.then)
     public = message.choice == "public:yes"
-    fields = {name: answers.get(name) for name in ("type", "organisation", "contact_name", "phone", "email")}
+    fields = {name: getattr(answers, name) for name in ("type", "organisation", "contact_name", "phone", "email")}
     existing = await ctx.session.get(Collaborator, ctx.person.id)
     if existing is None:
         ctx.session.add(Collaborator(person_id=ctx.person.id, public=public, created_at=ctx.now, **fields))
@@ -247,8 +259,8 @@ async def answer_public(ctx: Context, message: Inbound) -> str:
     await audit(ctx.session, ctx.person.id, "collaborator_signup", "created" if existing is None else "updated",
                 ctx.now, target=f"collaborator:{ctx.person.id}", type=fields["type"], public=public,
                 email=fields["email"] is not None)
-    ctx.say("collab.done", name=shown_name(answers))
-    return answers.get("then", MENU)
+    ctx.say("collab.done", name=answers.shown_name)
+    return answers.then
 
 
 STEPS = {

@@ -15,7 +15,7 @@ from sqlalchemy.orm import selectinload
 
 from handlers.collaborator.signup import INDIVIDUAL, TYPE_CHOICES
 from handlers.coordinator import COORDINATOR_MENU, access
-from handlers.dialog.machine import TEXT, Context, Raw, Step
+from handlers.dialog.machine import TEXT, Context, Draft, Raw, Step
 from handlers.dialog.notify import notify_person, send_to
 from handlers.documents.letter import NO_PAYMENT, LetterFacts, commitment_letter, letter_filename
 from handlers.messages import Attachment, Inbound, Reply
@@ -78,6 +78,21 @@ class State(StrEnum):
     LIST = "coordpl.list"
     DETAIL = "coordpl.detail"
     REASON = "coordpl.reason"
+
+
+@dataclass
+class ChosenPledge(Draft):
+    """The pledge chosen from the list, shown in full and being moved."""
+
+    KEY = "coord_pledge"
+    id: int = 0
+
+
+def chosen_once(ctx: Context) -> int:
+    """The chosen pledge's id, forgotten as it is moved."""
+    pledge_id = ctx.draft(ChosenPledge).id
+    ctx.drop(ChosenPledge)
+    return pledge_id
 
 
 @dataclass(frozen=True)
@@ -171,14 +186,14 @@ async def ask_list(ctx: Context) -> None:
 async def answer_list(ctx: Context, message: Inbound) -> str:
     if message.choice == TO_MENU[0]:
         return COORDINATOR_MENU
-    ctx.data["pledge"] = int((message.choice or "").removeprefix("cpl:"))
+    ctx.begin(ChosenPledge(int((message.choice or "").removeprefix("cpl:"))))
     return State.DETAIL
 
 
 async def ask_detail(ctx: Context) -> None:
     """Who pledged (the phone only to the RW's own coordinator), where, what, how much, since when,
     and the moves its status allows."""
-    found = await view(ctx.session, ctx.data.get("pledge", 0))
+    found = await view(ctx.session, ctx.draft(ChosenPledge).id)
     if found is None:
         ctx.say("coordpl.gone", choices=[BACK])
         return
@@ -209,11 +224,11 @@ async def answer_detail(ctx: Context, message: Inbound) -> str:
     """A rejection asks its reason first; any other move is made at once; back returns to the list."""
     status = (message.choice or "").removeprefix("act:")
     if status not in MOVES:
-        ctx.data.pop("pledge", None)
+        ctx.drop(ChosenPledge)
         return State.LIST
     if status == REJECTED:
         return State.REASON
-    return await make_move(ctx, ctx.data.pop("pledge", 0), status, None)
+    return await make_move(ctx, chosen_once(ctx), status, None)
 
 
 async def ask_reason(ctx: Context) -> None:
@@ -225,7 +240,7 @@ async def answer_reason(ctx: Context, message: Inbound) -> str | None:
     if not reason:
         ctx.say("coordpl.reason_empty")
         return None
-    return await make_move(ctx, ctx.data.pop("pledge", 0), REJECTED, reason)
+    return await make_move(ctx, chosen_once(ctx), REJECTED, reason)
 
 
 async def make_move(ctx: Context, pledge_id: int, status: str, reason: str | None) -> str:

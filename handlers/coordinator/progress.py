@@ -5,11 +5,11 @@ through the outbox, each in the collaborator's own language."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
 
 from handlers.coordinator import COORDINATOR_MENU, access
-from handlers.dialog.machine import TEXT, Context, Raw, Step
+from handlers.dialog.machine import TEXT, Context, Draft, Raw, Step
 from handlers.dialog.notify import send_to
 from handlers.messages import Inbound, Kind, Reply
 from handlers.text.formatting import number, rw_name
@@ -38,9 +38,14 @@ class State(StrEnum):
     CONFIRM = "coordprog.confirm"
 
 
-def draft(ctx: Context) -> dict[str, Any]:
+@dataclass
+class ProgressDraft(Draft):
     """The update being written, kept in the conversation until sent or cancelled."""
-    return ctx.data.setdefault("progress", {})
+
+    KEY = "progress"
+    rw: int | None = None  # the RW whose pledgers hear of it
+    text: str | None = None
+    photo: str | None = None  # `channel:file reference`; none when skipped
 
 
 async def rws_with_news(ctx: Context) -> list[int]:
@@ -55,7 +60,7 @@ async def rw_label(ctx: Context, rw_id: int) -> str:
 
 async def begin(ctx: Context) -> str:
     """Only for an upgrading coordinator (or an admin) whose RWs have pledgers; one RW is chosen at once."""
-    ctx.data.pop("progress", None)
+    ctx.drop(ProgressDraft)
     if not await access.permit(ctx, ACTION):
         return COORDINATOR_MENU
     found = await rws_with_news(ctx)
@@ -63,7 +68,7 @@ async def begin(ctx: Context) -> str:
         ctx.say("coordprog.no_pledgers")
         return COORDINATOR_MENU
     if len(found) == 1:
-        draft(ctx)["rw"] = found[0]
+        ctx.begin(ProgressDraft(rw=found[0]))
         return State.TEXT
     return State.RW
 
@@ -74,12 +79,13 @@ async def ask_rw(ctx: Context) -> None:
 
 
 async def answer_rw(ctx: Context, message: Inbound) -> str:
-    draft(ctx)["rw"] = int((message.choice or "").removeprefix("rw:"))
+    ctx.draft(ProgressDraft).rw = int((message.choice or "").removeprefix("rw:"))
     return State.TEXT
 
 
 async def ask_text(ctx: Context) -> None:
-    ctx.say("coordprog.ask_text", rw=await rw_label(ctx, draft(ctx)["rw"]), limit=number(MAX_TEXT, ctx.person.locale))
+    rw = await rw_label(ctx, ctx.draft(ProgressDraft).rw)
+    ctx.say("coordprog.ask_text", rw=rw, limit=number(MAX_TEXT, ctx.person.locale))
 
 
 async def answer_text(ctx: Context, message: Inbound) -> str | None:
@@ -87,7 +93,7 @@ async def answer_text(ctx: Context, message: Inbound) -> str | None:
     if not text:
         ctx.say("coordprog.text_empty")
         return None
-    draft(ctx)["text"] = text
+    ctx.draft(ProgressDraft).text = text
     return State.PHOTO
 
 
@@ -96,29 +102,31 @@ async def ask_photo(ctx: Context) -> None:
 
 
 async def answer_photo(ctx: Context, message: Inbound) -> str:
-    draft(ctx)["photo"] = f"{message.channel}:{message.photo}" if message.kind is Kind.PHOTO and message.photo else None
+    photo = f"{message.channel}:{message.photo}" if message.kind is Kind.PHOTO and message.photo else None
+    ctx.draft(ProgressDraft).photo = photo
     return State.CONFIRM
 
 
 async def ask_confirm(ctx: Context) -> None:
     """The news as it will arrive, and to how many collaborators."""
-    composed = draft(ctx)
-    count = len(await pledges.pledgers(ctx.session, composed["rw"]))
-    ctx.say("coordprog.preview", rw=await rw_label(ctx, composed["rw"]), count=number(count, ctx.person.locale),
-            text=composed["text"])
-    ctx.say(ASK_CONFIRM[bool(composed.get("photo"))], choices=CONFIRM_CHOICES)
+    composed = ctx.draft(ProgressDraft)
+    count = len(await pledges.pledgers(ctx.session, composed.rw))
+    ctx.say("coordprog.preview", rw=await rw_label(ctx, composed.rw), count=number(count, ctx.person.locale),
+            text=composed.text)
+    ctx.say(ASK_CONFIRM[bool(composed.photo)], choices=CONFIRM_CHOICES)
 
 
 async def answer_confirm(ctx: Context, message: Inbound) -> str:
     """Sends (checking the RW once more) or drops the draft; back to the coordinator menu."""
-    composed = ctx.data.pop("progress", {})
+    composed = ctx.draft(ProgressDraft)
+    ctx.drop(ProgressDraft)
     if message.choice != CONFIRM_CHOICES[0][0]:
         ctx.say("coordprog.cancelled")
         return COORDINATOR_MENU
-    rw_id = composed["rw"]
+    rw_id = composed.rw
     if not await access.permit(ctx, ACTION, [rw_id], target=f"rw:{rw_id}"):
         return COORDINATOR_MENU
-    update = ProgressUpdate(rw_id=rw_id, text=composed["text"], photo=composed.get("photo"), posted_by=ctx.person.id,
+    update = ProgressUpdate(rw_id=rw_id, text=composed.text, photo=composed.photo, posted_by=ctx.person.id,
                             posted_at=ctx.now)
     ctx.session.add(update)
     await ctx.session.flush()
