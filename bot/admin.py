@@ -8,10 +8,11 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from handlers.consent import NOTICE_VERSION
 from storage import invites, roles
 from storage.audit import audit
 from storage.db import Database
-from storage.models import RW, Kelurahan
+from storage.models import RW, Kelurahan, Person
 from storage.models.roles import ADMIN, COORDINATOR, UPGRADING, WASTE
 from storage.people import find_identity, identify
 from storage.places import get_or_create_rw
@@ -48,6 +49,9 @@ async def run(db: Database, args: argparse.Namespace, bot_username: str | None =
         if args.action == "create":
             identity = await _identity(session, args.user, create=True)
             await roles.grant_role(session, identity.person_id, ADMIN, now)
+            person = await session.get(Person, identity.person_id)
+            if person is not None and person.consent_at is None:  # the operator attests it, with the notice in force
+                person.consent_at, person.consent_version = now, NOTICE_VERSION
             await audit(session, None, "admin_create", "ok", now, target=f"person:{identity.person_id}")
             return f"{args.user} is now an admin."
         if args.action == "invite":

@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
+from argparse import Namespace
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 
-from bot import cli
+from bot import admin, cli
 from bot.engine import Engine
 from handlers import build_dialog
+from handlers.consent import NOTICE_VERSION
 from handlers.coordinator.access import allowed
 from handlers.text.i18n import translate
 from storage import invites
 from storage.db import Database
-from storage.models import AuditEntry, Invite, RoleGrant
+from storage.models import AuditEntry, Invite, Person, RoleGrant
 from storage.models.roles import ADMIN, COORDINATOR, UPGRADING, WASTE
 from storage.people import identify
 from storage.places import get_or_create_rw
+from storage.retention import purge_unconsented
 from storage.roles import grant_role, hand_over, revoke_role, roles_of
 from storage.types import utcnow
 from tests.support import Direct
@@ -178,6 +181,18 @@ def test_the_admin_cli_creates_the_first_admin_and_prints_single_use_codes(
     assert cli.main(["admin", "revoke", "--user", "telegram:999", "--role", "admin"]) == 2
     err = capsys.readouterr().err
     assert "needs at least one --rw" in err and "names 0 kelurahan" in err and "Nobody with the identity" in err
+
+
+async def test_an_admin_made_on_the_command_line_is_never_purged(db: Database) -> None:
+    """The operator attests consent with the notice in force, so the 48-hour purge of people who never
+    consented leaves the admin (and the role) in place."""
+    await admin.run(db, Namespace(action="create", user="telegram:4242"))
+    later = utcnow() + timedelta(hours=49)
+    async with db.transaction() as session:
+        assert await purge_unconsented(session, later - timedelta(hours=48), later) == 0
+        person = (await session.execute(select(Person))).scalar_one()
+        assert person.consent_version == NOTICE_VERSION and person.consent_at is not None
+        assert await roles_of(session, person.id) == {ADMIN}
 
 
 async def test_an_admin_makes_an_invite_code_in_the_chat_that_a_coordinator_redeems(db: Database) -> None:

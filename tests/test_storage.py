@@ -8,10 +8,13 @@ from sqlalchemy import select
 
 from storage import outbox
 from storage.db import Database
-from storage.models import Identity, InboundRecord, Person
+from storage.models import AuditEntry, Identity, InboundRecord, Person
+from storage.models.roles import ADMIN
 from storage.outbox import Priority
 from storage.people import identify
+from storage.pseudonym import person_pseudonym
 from storage.retention import purge_unconsented
+from storage.roles import grant_role, revoke_role
 from storage.schedule import claim_occurrence
 from storage.types import utcnow
 from tests.conftest import count
@@ -79,12 +82,30 @@ async def test_unconsented_people_are_purged_after_the_cut_off_with_everything_t
                                   person_id=old.person_id, received_at=now - timedelta(hours=49)))
         session.add(row("old", Priority.REPLY, now, person_id=old.person_id))
     async with db.transaction() as session:
-        assert await purge_unconsented(session, now - timedelta(hours=48)) == 1
+        assert await purge_unconsented(session, now - timedelta(hours=48), now) == 1
     async with db.transaction() as session:
         keys = (await session.execute(select(Identity.key).order_by(Identity.key))).scalars().all()
     assert keys == ["local:new", "local:ok"]
     assert await count(db, "SELECT count(*) FROM inbound_record") == 0
     assert await count(db, "SELECT count(*) FROM outbox") == 0
+
+
+async def test_a_role_holder_is_never_purged_and_every_purge_is_audited(db: Database) -> None:
+    now = utcnow()
+    async with db.transaction() as session:
+        staff = await identify(session, "local:staff", "local", "staff", "id", now - timedelta(hours=49))
+        await grant_role(session, staff.person_id, ADMIN, now - timedelta(hours=49))
+        former = await identify(session, "local:former", "local", "former", "id", now - timedelta(hours=49))
+        await grant_role(session, former.person_id, ADMIN, now - timedelta(hours=49))
+        await revoke_role(session, former.person_id, ADMIN, now - timedelta(hours=49))
+        gone = await identify(session, "local:gone", "local", "gone", "id", now - timedelta(hours=49))
+    async with db.transaction() as session:
+        assert await purge_unconsented(session, now - timedelta(hours=48), now) == 2
+    async with db.transaction() as session:
+        keys = (await session.execute(select(Identity.key))).scalars().all()
+        purged = (await session.execute(select(AuditEntry.target).where(AuditEntry.action == "purge_unconsented"))).all()
+    assert keys == ["local:staff"]
+    assert sorted(target for (target,) in purged) == sorted(person_pseudonym(p.person_id) for p in (former, gone))
 
 
 async def test_times_are_stored_in_utc_and_read_back_aware(db: Database) -> None:
