@@ -31,7 +31,10 @@ def retention_duties(retention: timedelta) -> list[Duty]:
     """The purges DESIGN.md requires: unconsented people and inbound records after 48 hours."""
 
     async def unconsented(session: AsyncSession, now: datetime) -> int:
-        return await purge_unconsented(session, now - retention)
+        removed = await purge_unconsented(session, now - retention, now)
+        if removed:
+            log.info("retention: %d people who never consented removed", removed)
+        return removed
 
     async def inbound(session: AsyncSession, now: datetime) -> int:
         return await purge_inbound(session, now - retention)
