@@ -67,7 +67,7 @@ def change_rw(ctx: Context) -> str:
 
 async def ask_consent(ctx: Context) -> None:
     """Says what is stored and why, and asks for consent."""
-    consent.ask(ctx, "register.notice")
+    consent.ask(ctx, N_("register.notice"))
 
 
 async def answer_consent(ctx: Context, message: Inbound) -> str:
@@ -173,7 +173,7 @@ async def answer_located(ctx: Context, message: Inbound) -> str:
 
 
 async def ask_pick(ctx: Context) -> None:
-    await place_pick.offer(ctx, "register.ask_pick", ctx.draft(Registration).matches)
+    await place_pick.offer(ctx, N_("register.ask_pick"), ctx.draft(Registration).matches)
 
 
 async def answer_pick(ctx: Context, message: Inbound) -> str | None:

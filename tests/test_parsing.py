@@ -294,6 +294,7 @@ BAD_MOMENTS = {
     "kapan-kapan": "not_a_time", "🙂": "not_a_time", "setiap Sabtu 08.00": "not_a_time",
     "Sabtu 08.00-10.00": "not_a_time", "besok lusa 08.00": "not_a_time", "6/12 besok 08.00": "not_a_time",
     "besok 08.00 09.00": "not_a_time", "6 12": "not_a_time", "WIB": "not_a_time",
+    "31/12/9999 08.00": "too_far", "6/12/2027 08.00": "too_far",
 }
 
 
@@ -338,7 +339,7 @@ def test_schedule_time_is_never_in_the_past(text: str, minutes: int) -> None:
 
 
 @QUICK
-@given(st.integers(1, 2 * 365 * 24 * 60), st.sampled_from(["id", "en"]))
+@given(st.integers(1, 366 * 24 * 60), st.sampled_from(["id", "en"]))
 def test_shown_moments_read_back(minutes_ahead: int, locale: str) -> None:
     moment = (NOW + timedelta(minutes=minutes_ahead)).astimezone(UTC)
     assert parse_schedule_time(datetime_short(moment, locale), NOW, JAKARTA) == moment

@@ -95,7 +95,7 @@ async def start_from_link(ctx: Context, _value: str) -> str:
 
 async def ask_consent(ctx: Context) -> None:
     """Says what is stored for a collaborator and why, and asks for consent."""
-    consent.ask(ctx, "collab.notice")
+    consent.ask(ctx, N_("collab.notice"))
 
 
 async def answer_consent(ctx: Context, message: Inbound) -> str:

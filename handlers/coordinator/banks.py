@@ -189,7 +189,7 @@ async def answer_kelurahan(ctx: Context, message: Inbound) -> str | None:
 
 
 async def ask_pick(ctx: Context) -> None:
-    await place_pick.offer(ctx, "register.ask_pick", ctx.draft(NewBank).matches)
+    await place_pick.offer(ctx, N_("register.ask_pick"), ctx.draft(NewBank).matches)
 
 
 async def ask_rws(ctx: Context) -> None:

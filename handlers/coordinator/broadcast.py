@@ -16,7 +16,7 @@ from handlers import place_pick
 from handlers.coordinator import COORDINATOR_MENU, access
 from handlers.dialog.machine import TEXT, Context, Draft, Raw, Step
 from handlers.dialog.notify import notify, notify_person
-from handlers.dialog.parsing import IN_THE_PAST, ParseError, parse_schedule_time
+from handlers.dialog.parsing import IN_THE_PAST, TOO_FAR, ParseError, parse_schedule_time
 from handlers.messages import Inbound
 from handlers.text.formatting import datetime_short, number, rupiah, rw_name
 from handlers.text.i18n import N_, translate
@@ -61,7 +61,7 @@ CONFIRM_CHOICES = (
 )
 TO_MENU = ("bca:menu", N_("broadcast.to_menu"))
 DECIDE_CHOICES = (("dec:approve", N_("broadcast.approve")), ("dec:reject", N_("broadcast.reject")), TO_MENU)
-SCHEDULE_ERRORS = {IN_THE_PAST: N_("broadcast.when_past")}
+SCHEDULE_ERRORS = {IN_THE_PAST: N_("broadcast.when_past"), TOO_FAR: N_("broadcast.when_too_far")}
 WHEN_INVALID = N_("broadcast.when_invalid")
 ASK_CONFIRM = {True: N_("broadcast.ask_confirm_approval"), False: N_("broadcast.ask_confirm")}
 SUBMITTED = {True: N_("broadcast.awaiting_approval"), False: N_("broadcast.no_other_admin")}
@@ -223,7 +223,7 @@ async def answer_kelurahan(ctx: Context, message: Inbound) -> str | None:
 
 
 async def ask_pick(ctx: Context) -> None:
-    await place_pick.offer(ctx, "register.ask_pick", draft(ctx).matches)
+    await place_pick.offer(ctx, N_("register.ask_pick"), draft(ctx).matches)
 
 
 async def answer_pick(ctx: Context, message: Inbound) -> str | None:

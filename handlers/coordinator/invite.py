@@ -52,7 +52,7 @@ async def start_redeeming(ctx: Context, code: str) -> str | None:
 
 
 async def ask_consent(ctx: Context) -> None:
-    consent.ask(ctx, "invite.notice")
+    consent.ask(ctx, N_("invite.notice"))
 
 
 async def answer_consent(ctx: Context, message: Inbound) -> str:

@@ -59,7 +59,7 @@ async def answer_role(ctx: Context, message: Inbound) -> str:
 
 
 async def ask_kelurahan(ctx: Context) -> None:
-    await place_pick.offer(ctx, "invite_make.ask_kelurahan", ctx.draft(NewInvite).matches)
+    await place_pick.offer(ctx, N_("invite_make.ask_kelurahan"), ctx.draft(NewInvite).matches)
 
 
 async def answer_kelurahan(ctx: Context, message: Inbound) -> str | None:

@@ -32,6 +32,7 @@ from handlers.dialog.parsing.numbers import (
     NOT_A_TIME,
     OUT_OF_RANGE,
     REASONS,
+    TOO_FAR,
     TOO_HEAVY,
     TOO_MUCH,
     UNKNOWN_UNIT,
@@ -45,6 +46,6 @@ from handlers.dialog.parsing.weights import parse_weight
 
 __all__ = [
     "IN_THE_PAST", "MISSING_TIME", "MISSING_WEEKDAY", "NEGATIVE", "NOT_A_NUMBER", "NOT_A_TIME", "OUT_OF_RANGE",
-    "REASONS", "TOO_HEAVY", "TOO_MUCH", "UNKNOWN_UNIT", "WEEKDAY_MISMATCH", "ZERO", "ParseError", "parse_amount",
+    "REASONS", "TOO_FAR", "TOO_HEAVY", "TOO_MUCH", "UNKNOWN_UNIT", "WEEKDAY_MISMATCH", "ZERO", "ParseError", "parse_amount",
     "parse_date", "parse_rw_number", "parse_schedule_time", "parse_weekday_time", "parse_weight",
 ]

@@ -11,6 +11,7 @@ from handlers.dialog.parsing.numbers import (
     MISSING_TIME,
     MISSING_WEEKDAY,
     NOT_A_TIME,
+    TOO_FAR,
     WEEKDAY_MISMATCH,
     ParseError,
     normalize,
@@ -61,6 +62,7 @@ _HOUR_MARKERS = {"jam", "pukul", "pkl", "pk", "at"}
 _EVERY = {"setiap", "tiap", "every", "each"}
 _NOISE = {"hari", "ini", "depan", "nanti", "tanggal", "tgl", "on", "the", "of", "this", "next", "coming"}
 _WIB = 7
+FARTHEST = timedelta(days=366)  # a moment further ahead is a slip of the keyboard
 
 
 @dataclass
@@ -223,7 +225,8 @@ def _zone(when: _When, default: tzinfo) -> tzinfo:
 
 
 def parse_schedule_time(text: str, now: datetime, tz: tzinfo | None = None) -> datetime:
-    """The future moment in `besok 08.00`, `Sabtu 8:00`, `6/12 08.00`, `6 Des 2026 8.00 WIB` (aware UTC)."""
+    """The future moment in `besok 08.00`, `Sabtu 8:00`, `6/12 08.00`, `6 Des 2026 8.00 WIB` (aware UTC),
+    within a year (`31/12/9999` is a slip of the keyboard)."""
     if now.tzinfo is None:
         raise ValueError("now must be aware")
     when = _scan_when(text)
@@ -239,6 +242,8 @@ def parse_schedule_time(text: str, now: datetime, tz: tzinfo | None = None) -> d
     moment = datetime.combine(day, clock, tzinfo=zone).astimezone(UTC)
     if moment <= now:
         raise ParseError(IN_THE_PAST)
+    if moment > now + FARTHEST:
+        raise ParseError(TOO_FAR)
     return moment
 
 
