@@ -3,6 +3,7 @@ typed kelurahan name, then the RW number)."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -147,7 +148,7 @@ async def search(ctx: Context, text: str, kota_code: str | None) -> str | None:
 
 async def locate(ctx: Context, message: Inbound) -> str | None:
     """The kelurahan nearest a shared location, to confirm; a point outside Jakarta is said so."""
-    if message.location is None:
+    if message.location is None or not all(map(math.isfinite, message.location)):
         ctx.say("input.unsupported")
         return None
     closest, distance = await places.nearest_kelurahan(ctx.session, message.location)

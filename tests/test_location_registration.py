@@ -3,6 +3,10 @@ outside Jakarta is told so and the step stays, and "no" goes back to choosing by
 
 from __future__ import annotations
 
+import math
+
+import pytest
+
 from bot.engine import Engine
 from handlers.messages import Kind
 from handlers.text.i18n import translate
@@ -42,6 +46,17 @@ async def test_a_location_outside_jakarta_is_told_and_the_step_stays(engine: Eng
     await at_the_kota_step(chat)
     assert await chat.texts(kind=Kind.LOCATION, location=BANDUNG) == [t("register.outside_jakarta")]
     assert (await chat.send("kebon melati"))[0].text == t("register.ask_pick")
+
+
+@pytest.mark.parametrize("location", [(math.nan, math.nan), (-6.2, math.inf), (math.nan, 106.8)])
+async def test_a_location_that_is_not_a_place_is_refused_and_places_nobody(
+    engine: Engine, db: Database, location: tuple[float, float]
+) -> None:
+    chat = Direct(engine, db)
+    await at_the_kota_step(chat)
+    assert await chat.texts(kind=Kind.LOCATION, location=location) == [t("input.unsupported")]
+    async with db.transaction() as session:
+        assert (await session.execute(Person.__table__.select())).mappings().one()["rw_id"] is None
 
 
 async def test_no_goes_back_to_choosing_the_kota(engine: Engine, db: Database) -> None:
