@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import socket
 import sys
 import uuid
+from collections.abc import Coroutine
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from bot.channels.local.chat import chat
 from bot.channels.local.transport import LocalTransport
@@ -84,31 +87,90 @@ class App:
         return make_bot(self.settings.telegram_bot_token.get_secret_value(), self.settings.telegram_api_base_url)
 
     async def run_chat(self, user: str, with_scheduler: bool = False) -> None:
-        """The local chat on this terminal (and, for `make run`, the scheduler beside it)."""
-        transport = LocalTransport(sys.stdout, Path("ksbb-files"))
-        stop = asyncio.Event()
-        background = [asyncio.create_task(self.scheduler().run(stop))] if with_scheduler else []
+        """The local chat on this terminal (`ksbb chat`); with the scheduler, everything `ksbb run` runs."""
+        if with_scheduler:
+            await self.run(user)
+            return
         try:
-            await chat(self.engine, self.sender([transport]), user, sys.stdin, sys.stdout)
+            await chat(self.engine, self.sender([self._terminal()]), user, sys.stdin, sys.stdout)
         finally:
-            stop.set()
-            await asyncio.gather(*background, return_exceptions=True)
             await self.db.dispose()
 
     async def run_telegram(self) -> None:
-        """Telegram polling, the sender and the scheduler in one asyncio loop, until SIGINT/SIGTERM."""
+        """`ksbb run` with a Telegram token."""
+        await self.run()
+
+    async def run(self, user: str | None = None, stop: asyncio.Event | None = None) -> None:
+        """`ksbb run` (what `make run` starts), in one asyncio loop: Telegram polling with a token, otherwise
+        the local chat as `user`; the scheduler; one sender for every configured platform; and, with Twilio
+        configured, the web app on PORT (the WhatsApp and Telegram webhooks, /healthz, /metrics). Until
+        `stop`, SIGINT/SIGTERM (with a token) or the end of the chat's input."""
         from bot.channels.telegram.commands import register_commands
         from bot.channels.telegram.polling import Poller
-        from bot.channels.telegram.transport import TelegramTransport
+        from bot.channels.whatsapp import CHANNEL as WHATSAPP
 
         bot = self.telegram()
-        stop = _stop_on_signals()
-        async with bot:
-            await register_commands(bot)
-            sender = self.sender([TelegramTransport(bot)])
-            poller = Poller(bot, self.engine, sender)
-            await asyncio.gather(poller.run(stop), sender.run(stop), self.scheduler().run(stop))
-        await self.db.dispose()
+        stop = stop or (_stop_on_signals() if bot else asyncio.Event())
+        metrics_server = None
+        try:
+            async with contextlib.AsyncExitStack() as stack:
+                if bot:
+                    await stack.enter_async_context(bot)
+                    await register_commands(bot)
+                platforms = self.transports(bot)
+                sender = self.sender(platforms)
+                jobs = [self.scheduler().run(stop), sender.run(stop)] if platforms else [self.scheduler().run(stop)]
+                if bot:
+                    jobs.append(Poller(bot, self.engine, sender).run(stop))
+                else:
+                    jobs.append(self._chat_until(user or "warga", stop))
+                if any(t.channel == WHATSAPP for t in platforms):
+                    jobs.append(self._serve(self.web(bot), stop, "0.0.0.0", self.settings.port))
+                elif self.settings.metrics_port:
+                    metrics_server = _serve_metrics(self.settings.metrics_port)
+                await _together(stop, jobs)
+        finally:
+            if metrics_server is not None:
+                metrics_server.shutdown()
+            await self.db.dispose()
+
+    def _terminal(self) -> Transport:
+        return LocalTransport(sys.stdout, Path("ksbb-files"))
+
+    async def _chat_until(self, user: str, stop: asyncio.Event) -> None:
+        """The local chat until its input ends (which stops everything else) or something else stops."""
+        talking = asyncio.create_task(chat(self.engine, self.sender([self._terminal()]), user, sys.stdin, sys.stdout))
+        stopped = asyncio.create_task(stop.wait())
+        try:
+            await asyncio.wait({talking, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopped.cancel()
+            talking.cancel()
+            stop.set()
+        if talking.done() and not talking.cancelled():
+            talking.result()
+
+    async def _serve(self, asgi, stop: asyncio.Event, host: str, port: int) -> None:  # type: ignore[no-untyped-def]
+        """The web app on uvicorn in this loop until `stop` (the process's own signal handlers set it;
+        uvicorn's are left out, since uvicorn re-raises a signal it caught once it has shut down)."""
+        import uvicorn
+
+        class Served(uvicorn.Server):
+            @contextlib.contextmanager
+            def capture_signals(self):  # type: ignore[no-untyped-def]
+                yield
+
+        server = Served(uvicorn.Config(asgi, host=host, port=port, log_config=None, lifespan="off"))
+
+        async def stopping() -> None:
+            await stop.wait()
+            server.should_exit = True
+
+        watcher = asyncio.create_task(stopping())
+        try:
+            await server.serve()
+        finally:
+            watcher.cancel()
 
     def whatsapp(self) -> Transport | None:
         """The Twilio WhatsApp transport, or None without Twilio settings."""
@@ -149,15 +211,13 @@ class App:
         return create_app(self.db, self.engine, hooks)
 
     async def run_web(self, host: str, port: int) -> None:
-        """Serve the web app with uvicorn until SIGINT/SIGTERM (uvicorn handles the signals)."""
-        import uvicorn
-
+        """`ksbb web`: serve the web app until SIGINT/SIGTERM, then close the Bot API client and the pool."""
+        stop = _stop_on_signals()
         bot = self.telegram()
         if bot:
             await bot.initialize()
-        server = uvicorn.Server(uvicorn.Config(self.web(bot), host=host, port=port, log_config=None))
         try:
-            await server.serve()
+            await self._serve(self.web(bot), stop, host, port)
         finally:
             if bot:
                 await bot.shutdown()
@@ -182,12 +242,33 @@ class App:
         bot = self.telegram()
         if bot:
             await bot.initialize()
+        metrics_server = _serve_metrics(self.settings.metrics_port) if self.settings.metrics_port else None
         try:
             await asyncio.gather(self.sender(self.transports(bot)).run(stop), self.scheduler().run(stop))
         finally:
+            if metrics_server is not None:
+                metrics_server.shutdown()
             if bot:
                 await bot.shutdown()
             await self.db.dispose()
+
+
+async def _together(stop: asyncio.Event, jobs: list[Coroutine[Any, Any, None]]) -> None:
+    """Run the jobs until all end; the first to fail stops the others (through `stop`) and is raised."""
+    tasks = [asyncio.create_task(job) for job in jobs]
+    try:
+        await asyncio.gather(*tasks)
+    finally:
+        stop.set()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _serve_metrics(port: int):  # type: ignore[no-untyped-def]
+    """This process's Prometheus metrics on `port` (`/metrics`), from a thread of prometheus-client's."""
+    from prometheus_client import start_http_server
+
+    server, _thread = start_http_server(port)
+    return server
 
 
 def _stop_on_signals() -> asyncio.Event:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import time
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -11,6 +12,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import metrics
 from bot.logs import pseudonym
 from handlers.dialog.machine import Context, Dialog
 from handlers.messages import Inbound, Reply
@@ -30,6 +32,7 @@ log = logging.getLogger(__name__)
 UNAVAILABLE = (OperationalError, InterfaceError, PoolTimeout)
 
 HANDLED, DUPLICATE, FAILED = "handled", "duplicate", "failed"
+UNAVAILABLE_OUTCOME = "unavailable"  # only counted: the platform delivers the message again
 
 
 class Duplicate(Exception):
@@ -71,7 +74,19 @@ class Engine:
         self.lease_seconds = lease_seconds
 
     async def handle(self, message: Inbound) -> Outcome:
-        """Run the step in one transaction; on a bug, record the failure and apologise instead."""
+        """Run the step in one transaction; on a bug, record the failure and apologise instead.
+        Counted by channel and outcome, and timed (metrics.INBOUND, metrics.STEP_SECONDS)."""
+        started = time.perf_counter()
+        try:
+            outcome = await self._handle_or_apologise(message)
+        except DatabaseUnavailable:
+            metrics.INBOUND.labels(channel=message.channel, outcome=UNAVAILABLE_OUTCOME).inc()
+            raise
+        metrics.INBOUND.labels(channel=message.channel, outcome=outcome.status).inc()
+        metrics.STEP_SECONDS.labels(channel=message.channel).observe(time.perf_counter() - started)
+        return outcome
+
+    async def _handle_or_apologise(self, message: Inbound) -> Outcome:
         try:
             return await self._handle(message)
         except UNAVAILABLE as exc:
@@ -103,7 +118,7 @@ class Engine:
         ctx = Context(
             session, identity.person, identity, now, copy.deepcopy(conversation.data),
             roles=await roles_of(session, identity.person_id), terms=self.dialog.terms,
-            templates=self.dialog.templates,
+            templates=self.dialog.templates, message=message,
         )
         await self.dialog.turn(ctx, conversation, message)
         if ctx.erased:  # the record went with the person; kept anonymous, so a redelivery is still a duplicate

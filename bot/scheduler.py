@@ -13,6 +13,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import metrics
 from handlers.dialog.machine import Duty
 from storage.db import Database
 from storage.inbound import purge_inbound
@@ -80,6 +81,7 @@ class Scheduler:
         """Run every duty in its own transaction; one failing duty never stops the others."""
         async with self._ticking:
             await self._run_duties(now or utcnow())
+            metrics.SCHEDULER_LAST_TICK.set_to_current_time()
 
     async def _run_duties(self, now: datetime) -> None:
         for duty in [*self.duties, _heartbeat]:

@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import update
 
+from bot import metrics
 from bot.channels.errors import OptedOut, OutsideWindow, Permanent, Throttled, Unreachable
 from bot.limiter import Limiter
 from handlers.messages import Reply
@@ -151,31 +152,41 @@ class Sender:
                     return
 
     async def _send_one(self, row: Outbox) -> Outcome:
+        """Send a row, counting the attempt by channel and outcome (metrics.SENDS)."""
+        outcome = await self._attempt(row)
+        metrics.SENDS.labels(channel=row.channel, outcome=outcome.kind).inc()
+        return outcome
+
+    async def _attempt(self, row: Outbox) -> Outcome:
         """Send a row; the outcome says what to record and whether the platform throttled us."""
         reply = replace(Reply.from_body(row.body), row_id=row.id)
         if reply.expires_at is not None and reply.expires_at <= utcnow():
-            return Outcome(row, {"status": outbox.EXPIRED})
+            return Outcome(row, {"status": outbox.EXPIRED}, kind="expired")
         try:
             reply, platform_id = await self._transmit(row, reply)
         except Held as held:
-            return Outcome(row, held.values)
+            return Outcome(row, held.values, kind="held")
         except Throttled as exc:
-            return Outcome(row, {"not_before": utcnow() + timedelta(seconds=exc.retry_after)}, exc.retry_after)
+            return Outcome(row, {"not_before": utcnow() + timedelta(seconds=exc.retry_after)}, exc.retry_after,
+                           kind="throttled")
         except Unreachable as exc:
             return Outcome(row, {"status": outbox.UNREACHABLE, "error": "unreachable"}, unreachable=True,
-                           opted_out=isinstance(exc, OptedOut))
+                           opted_out=isinstance(exc, OptedOut), kind="unreachable")
         except Permanent as exc:
-            return Outcome(row, {"status": outbox.FAILED, "error": str(exc)[:200], "attempts": row.attempts + 1})
+            return Outcome(row, {"status": outbox.FAILED, "error": str(exc)[:200], "attempts": row.attempts + 1},
+                           kind="failed")
         except Exception as exc:  # transient: network, 5xx, anything unexpected
             attempts = row.attempts + 1
             if attempts >= self.max_attempts:
-                return Outcome(row, {"status": outbox.FAILED, "error": type(exc).__name__, "attempts": attempts})
+                return Outcome(row, {"status": outbox.FAILED, "error": type(exc).__name__, "attempts": attempts},
+                               kind="failed")
             backoff = timedelta(seconds=min(self.retry_base_seconds * 2 ** (attempts - 1), 300))
-            return Outcome(row, {"attempts": attempts, "not_before": utcnow() + backoff, "error": type(exc).__name__})
+            return Outcome(row, {"attempts": attempts, "not_before": utcnow() + backoff, "error": type(exc).__name__},
+                           kind="retry")
         return Outcome(row, {
             "status": outbox.SENT, "sent_at": utcnow(), "attempts": row.attempts + 1,
             "platform_message_id": platform_id, "template_sid": reply.template.sid if reply.template else None,
-        }, forget=bool(row.body.get("forget")))
+        }, forget=bool(row.body.get("forget")), kind="sent")
 
     async def _transmit(self, row: Outbox, reply: Reply) -> tuple[Reply, str | None]:
         """Through the row's gate (if its platform has one) and the limiter to the platform; a reply the
@@ -236,6 +247,7 @@ class Outcome:
     unreachable: bool = False
     opted_out: bool = False
     forget: bool = False
+    kind: str = "waiting"  # for metrics.SENDS: sent, throttled, held, expired, unreachable, failed, retry
 
 
 class _Turns:

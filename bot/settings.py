@@ -9,6 +9,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsError as SourceError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from storage.broadcasts import TemplateTerms
 from storage.db import DEFAULT_URL
@@ -73,12 +76,18 @@ class Settings(BaseSettings):
     pledge_funds_reminder_days: int = Field(7, ge=1)  # a confirmed pledge without funds reminds this often
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    port: int = Field(8000, ge=1, le=65535)  # where `ksbb run` serves the web app (with Twilio configured)
+    metrics_port: int | None = Field(None, ge=1, le=65535)  # `ksbb worker` serves /metrics here when set
 
     @field_validator("database_url")
     @classmethod
     def _known_database(cls, url: str) -> str:
         if not url.startswith(("sqlite", "postgresql", "postgres")):
             raise ValueError("must start with sqlite:// or postgresql://")
+        try:
+            make_url(url)
+        except ArgumentError:
+            raise ValueError("is not a URL such as sqlite:///ksbb.db or postgresql://user@host/db") from None
         return url
 
     @field_validator("timezone")
@@ -111,7 +120,11 @@ def load_settings(**overrides: object) -> Settings:
     except ValidationError as exc:
         first = exc.errors()[0]
         name = str(first["loc"][0]).upper() if first["loc"] else "a setting"
-        raise SettingsError(f"Setting {name} is invalid: {first['msg']}.") from None
+        message = first["msg"].removeprefix("Value error, ")
+        raise SettingsError(f"Setting {name} is invalid: {message}.") from None
+    except SourceError as exc:  # a value that is not the JSON it must be, e.g. WHATSAPP_TEMPLATES
+        field = str(exc).split('"')[1] if str(exc).count('"') >= 2 else "a setting"
+        raise SettingsError(f"Setting {field.upper()} is invalid: it is not valid JSON.") from None
 
 
 @lru_cache(maxsize=1)

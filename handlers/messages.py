@@ -28,6 +28,7 @@ class Kind(StrEnum):
 class Contact:
     phone: str
     user_id: str | None = None  # the platform user the card belongs to, when known
+    own: bool = False  # the adapter vouches it is the sender's own card (Telegram: its user_id is the sender's)
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,8 @@ class Inbound:
     location: tuple[float, float] | None = None
     contact: Contact | None = None
     private: bool = True
+    phone: str | None = None  # the sender's own number, as the platform vouches for it (WhatsApp: the one they write from)
+    contact_button: bool = False  # the platform can share the sender's own contact card with a button (Telegram)
     received_at: datetime = field(default_factory=utcnow)
 
 

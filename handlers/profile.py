@@ -6,7 +6,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 from handlers import registration
-from handlers.collaborator.signup import is_collaborator, own_contact
+from handlers.collaborator.signup import is_collaborator
 from handlers.dialog.machine import CHOICE_ONLY, LANGUAGE, MENU, Context, Step
 from handlers.messages import CONTACT_REQUEST, Inbound, Kind
 from handlers.text.formatting import rupiah
@@ -46,7 +46,7 @@ async def ask_profile(ctx: Context) -> None:
     """Shows who and where the person is, and what they can change (RW and reminders: residents only)."""
     resident = registration.is_resident(ctx.person)
     choices = [CHOICES[0], *([CHOICES[1], ("profile:reminders", REMINDERS[ctx.person.reminders])] if resident else []),
-               *([LINK] if ctx.identity.channel == "telegram" else []), *CHOICES[2:]]
+               *([LINK] if ctx.message is not None and ctx.message.contact_button else []), *CHOICES[2:]]
     rw = await places.rw(ctx.session, ctx.person.rw_id) if ctx.person.rw_id else None
     ctx.say(
         "profile.ask",
@@ -106,7 +106,7 @@ async def answer_link(ctx: Context, message: Inbound) -> str | None:
             ctx.say("profile.link_use_button")
             return None
         return State.MAIN
-    if message.contact is None or ctx.identity.channel != "telegram" or not own_contact(ctx, message.contact):
+    if message.contact is None or not message.contact.own:
         ctx.say("profile.link_not_own")
         return None
     number = e164(message.contact.phone)

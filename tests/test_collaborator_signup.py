@@ -208,7 +208,8 @@ async def test_bad_phone_numbers_and_emails_are_asked_again(db: Database, engine
 
 def telegram(user_id: int) -> dict[str, object]:
     """Fields that make a local test message come from a Telegram user."""
-    return {"channel": "telegram", "bot": "test", "sender": f"telegram:{user_id}", "address": str(user_id)}
+    return {"channel": "telegram", "bot": "test", "sender": f"telegram:{user_id}", "address": str(user_id),
+            "contact_button": True}
 
 
 async def test_on_telegram_only_ones_own_contact_card_is_taken(db: Database, engine: Engine) -> None:
@@ -220,7 +221,7 @@ async def test_on_telegram_only_ones_own_contact_card_is_taken(db: Database, eng
     assert await chat.texts(kind=Kind.CONTACT, contact=someone, **me) == [t("collab.contact_card_not_own")]
     no_account = Contact("+6281311112222", user_id=None)
     assert await chat.texts(kind=Kind.CONTACT, contact=no_account, **me) == [t("collab.contact_card_not_own")]
-    mine = Contact("6281298765432", user_id="4242")
+    mine = Contact("6281298765432", user_id="4242", own=True)  # as the adapter marks the sender's own card
     assert await chat.texts(kind=Kind.CONTACT, contact=mine, **me) == [t("collab.ask_email")]
     await chat.send("Lewati", **me)
     await chat.send("Tidak, anonim", **me)
@@ -233,7 +234,8 @@ async def test_on_telegram_only_ones_own_contact_card_is_taken(db: Database, eng
 
 async def test_on_whatsapp_the_number_one_writes_from_can_be_chosen(db: Database, engine: Engine) -> None:
     chat = Direct(engine, db, "wa")
-    wa = {"channel": "whatsapp", "bot": "test", "sender": "whatsapp:+6281277778888", "address": "+6281277778888"}
+    wa = {"channel": "whatsapp", "bot": "test", "sender": "whatsapp:+6281277778888", "address": "+6281277778888",
+          "phone": "+6281277778888"}
     for text in ("/start kolab", "Setuju", "Perorangan"):
         await chat.send(text, **wa)
     asked = (await chat.send("Dewi Sartika", **wa))[0]

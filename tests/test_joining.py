@@ -73,14 +73,17 @@ class Chat(Direct):
     def __init__(self, engine: Engine, db: Database, channel: str, address: str) -> None:
         super().__init__(engine, db, address)
         self.sender = f"{channel}:{address}"
-        self.fields = {"channel": channel, "bot": "test", "sender": self.sender, "address": address}
+        self.fields: dict[str, object] = {"channel": channel, "bot": "test", "sender": self.sender, "address": address}
+        # what each adapter says: WhatsApp vouches for the number, Telegram offers its contact button
+        self.fields.update({"phone": address} if channel == "whatsapp" else {"contact_button": True})
 
     async def send(self, text: str = "", kind: Kind = Kind.TEXT, **fields: object) -> list[Reply]:
         return await super().send(text, kind, **{**self.fields, **fields})
 
     async def share(self, phone: str, user_id: str | None) -> list[str]:
         """Shares a contact card, as Telegram's contact button (or the attachment menu) does."""
-        return await self.texts(kind=Kind.CONTACT, contact=Contact(phone, user_id))
+        own = user_id is not None and f"telegram:{user_id}" == self.sender  # as the Telegram adapter decides
+        return await self.texts(kind=Kind.CONTACT, contact=Contact(phone, user_id, own=own))
 
 
 def on_whatsapp(engine: Engine, db: Database, number: str = NUMBER) -> Chat:

@@ -173,17 +173,16 @@ async def answer_contact(ctx: Context, message: Inbound) -> str | None:
 
 
 def channel_number(ctx: Context) -> str | None:
-    """The WhatsApp number the person writes from, when it is Indonesian."""
-    return e164(ctx.identity.address) if ctx.identity.channel == "whatsapp" else None
+    """The number the person writes from, when their channel vouches for one (WhatsApp) and it is Indonesian."""
+    phone = ctx.message.phone if ctx.message is not None else None
+    return e164(phone) if phone else None
 
 
 def own_contact(ctx: Context, contact: Contact) -> bool:
-    """A contact card is the sender's own: on Telegram its user id is the sender's; on WhatsApp its
-    number is the one they write from."""
-    if ctx.identity.channel == "telegram":
-        return contact.user_id is not None and f"telegram:{contact.user_id}" == ctx.identity.key
+    """A contact card is the sender's own: its channel vouches for it (on Telegram, its user id is the
+    sender's), or its number is the one the sender writes from."""
     number = channel_number(ctx)
-    return number is not None and e164(contact.phone) == number
+    return contact.own or (number is not None and e164(contact.phone) == number)
 
 
 async def ask_phone(ctx: Context) -> None:

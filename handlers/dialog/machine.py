@@ -68,6 +68,7 @@ class Context:
     roles: frozenset[str] = frozenset()
     terms: Terms = field(default_factory=Terms)  # the pledge rules in force
     templates: TemplateTerms = field(default_factory=TemplateTerms)  # WhatsApp outside its 24-hour window
+    message: Inbound | None = None  # the message being answered: what its channel vouches for and offers
 
     def draft(self, kind: type[D]) -> D:
         """The flow's draft, begun empty when there is none (fields a stored draft lacks take their

@@ -24,6 +24,7 @@ def to_inbound(update: Update, bot_id: str) -> Inbound | None:
             kind=Kind.CHOICE,
             choice=query.data,
             private=chat is None or chat.type == Chat.PRIVATE,
+            contact_button=True,
         )
     message = update.message
     if message is None or message.from_user is None or message.from_user.is_bot:
@@ -37,6 +38,7 @@ def to_inbound(update: Update, bot_id: str) -> Inbound | None:
         address=str(message.chat.id),
         kind=kind,
         private=message.chat.type == Chat.PRIVATE,
+        contact_button=True,
         **fields,
     )
 
@@ -50,7 +52,8 @@ def _content(message: Message) -> tuple[Kind, dict[str, object]]:
         return Kind.LOCATION, {"location": (message.location.latitude, message.location.longitude)}
     if message.contact is not None:
         user_id = message.contact.user_id
-        contact = Contact(message.contact.phone_number, str(user_id) if user_id else None)
+        own = user_id is not None and message.from_user is not None and user_id == message.from_user.id
+        contact = Contact(message.contact.phone_number, str(user_id) if user_id else None, own=own)
         return Kind.CONTACT, {"contact": contact}
     if message.sticker is not None:
         return Kind.STICKER, {}

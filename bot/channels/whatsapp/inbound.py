@@ -22,6 +22,7 @@ def to_inbound(form: Mapping[str, str]) -> Inbound | None:
         platform_id=sid,
         sender=sender,
         address=sender.removeprefix(PREFIX),
+        phone=sender.removeprefix(PREFIX),  # WhatsApp vouches for the number a message comes from
         kind=kind,
         **fields,
     )

@@ -56,7 +56,7 @@ class Chat(TelegramChat):
         chat = self.user_id if chat_id is None else chat_id
         before = len(self.fake.sent_to(chat, include_failed=True))
         update_id = self.fake.push_update(update)
-        await self.fake.wait_for_async(lambda: self.fake.confirmed_update_id >= update_id, timeout=10)
+        await self.fake.wait_for_async(lambda: self.fake.confirmed_update_id >= update_id, timeout=30)
         await self.settled()
         return self.fake.sent_to(chat, include_failed=True)[before:]
 

@@ -42,6 +42,8 @@ def expected(update_id: int, kind: Kind, **fields: Any) -> dict[str, Any]:
         "location": None,
         "contact": None,
         "private": True,
+        "phone": None,
+        "contact_button": True,  # Telegram can share the sender's own card with a button
     }
     values.update(fields)
     return values
@@ -61,7 +63,7 @@ CASES: dict[str, dict[str, Any] | None] = {
     "sticker.json": expected(700000105, Kind.STICKER),
     "voice.json": expected(700000106, Kind.VOICE),
     "location.json": expected(700000107, Kind.LOCATION, location=(-6.186486, 106.834091)),
-    "contact_own.json": expected(700000108, Kind.CONTACT, contact=Contact("6281234567890", SITI)),
+    "contact_own.json": expected(700000108, Kind.CONTACT, contact=Contact("6281234567890", SITI, own=True)),
     "contact_other.json": expected(700000109, Kind.CONTACT, contact=Contact("+6281398765432", "798765432")),
     "contact_not_on_telegram.json": expected(700000110, Kind.CONTACT, contact=Contact("+6285711112222", None)),
     "group_message.json": expected(
@@ -103,9 +105,10 @@ def test_own_contact_is_told_apart_from_someone_elses(bot: Bot) -> None:
         to_inbound(Update.de_json(load(name), bot), BOT_ID)
         for name in ("contact_own.json", "contact_other.json", "contact_not_on_telegram.json")
     )
-    assert own and own.contact and f"telegram:{own.contact.user_id}" == own.sender
+    assert own and own.contact and own.contact.own and f"telegram:{own.contact.user_id}" == own.sender
     for inbound in (other, unknown):
-        assert inbound and inbound.contact and f"telegram:{inbound.contact.user_id}" != inbound.sender
+        assert inbound and inbound.contact and not inbound.contact.own
+        assert f"telegram:{inbound.contact.user_id}" != inbound.sender
 
 
 def test_long_text_with_emoji_arrives_whole(bot: Bot) -> None:

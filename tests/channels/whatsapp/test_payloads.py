@@ -36,6 +36,7 @@ def test_a_recorded_inbound_payload_becomes_a_neutral_message(name: str) -> None
     assert (message.channel, message.sender, message.address, message.bot, message.platform_id) == (
         "whatsapp", f"whatsapp:{SENDER}", SENDER, "+14155238886", payload(name)["MessageSid"])
     assert message.kind is kind
+    assert message.phone == SENDER and not message.contact_button  # the number WhatsApp vouches for
     for field, value in fields.items():
         assert getattr(message, field) == value
 
