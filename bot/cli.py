@@ -5,14 +5,21 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
+import os
 import sys
+import tempfile
 from pathlib import Path
+
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from bot import admin, logs
 from bot.settings import Settings, SettingsError, load_settings
+from storage import schema
 from storage.db import Database
 
-ALEMBIC_INI = Path(__file__).resolve().parent.parent / "alembic.ini"
+ALEMBIC_INI = schema.ALEMBIC_INI
+# Commands that use the database's tables: its schema is checked first (the embedded default is migrated).
+NEEDS_SCHEMA = ("run", "chat", "worker", "web", "admin", "export", "catalog")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -49,17 +56,24 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         settings = load_settings()
-    except SettingsError as exc:
+        if args.command == "db":
+            return upgrade(settings.database_url)  # Alembic configures its own logging
+        if args.command in NEEDS_SCHEMA and schema.ensure_current(settings.database_url):
+            print(f"Migrated the embedded database {settings.database_url.removeprefix('sqlite:///')}.",
+                  file=sys.stderr)
+        if args.command == "admin":
+            return asyncio.run(run_admin(settings, args))
+        if args.command == "export":
+            exporting = run_export(settings, args) if args.what == "deposits" else run_pledge_export(settings, args)
+            return asyncio.run(exporting)
+        if args.command == "catalog":
+            return asyncio.run(run_catalog_import(settings, args))
+    except (SettingsError, schema.SchemaError) as exc:
         print(exc, file=sys.stderr)
-        return 2
-    if args.command == "db":
-        return upgrade(settings.database_url)  # Alembic configures its own logging
-    if args.command == "admin":
-        return asyncio.run(run_admin(settings, args))
-    if args.command == "export":
-        return asyncio.run(run_export(settings, args) if args.what == "deposits" else run_pledge_export(settings, args))
-    if args.command == "catalog":
-        return asyncio.run(run_catalog_import(settings, args))
+        return 1
+    except (OperationalError, InterfaceError) as exc:  # the database went away during the command
+        print(f"The database {schema.shown(settings.database_url)} failed: {schema.reason(exc)}.", file=sys.stderr)
+        return 1
 
     chatting = args.command == "chat" or (args.command == "run" and settings.telegram_bot_token is None)
     logs.configure("WARNING" if chatting else settings.log_level)
@@ -75,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"Webhook set: {asyncio.run(app.set_webhook())}")
         except SettingsError as exc:
             print(exc, file=sys.stderr)
-            return 2
+            return 1
         return 0
     if chatting:
         user = getattr(args, "user", None) or getpass.getuser() or "warga"
@@ -93,7 +107,7 @@ async def run_admin(settings: Settings, args: argparse.Namespace) -> int:
         print(await admin.run(db, args, settings.telegram_bot_username))
     except admin.AdminError as exc:
         print(exc, file=sys.stderr)
-        return 2
+        return 1
     finally:
         await db.dispose()
     return 0
@@ -108,13 +122,11 @@ async def run_export(settings: Settings, args: argparse.Namespace) -> int:
             rows = await deposit_rows(session, await resolve_scope(session, args.scope))
     except ScopeError as exc:
         print(exc, file=sys.stderr)
-        return 2
+        return 1
     finally:
         await db.dispose()
     path = Path(args.output or f"setoran.{args.format}")
-    path.write_bytes(to_xlsx(rows) if args.format == "xlsx" else to_csv(rows))
-    print(f"{len(rows)} rows written to {path}.")
-    return 0
+    return written(path, to_xlsx(rows) if args.format == "xlsx" else to_csv(rows), len(rows))
 
 
 async def run_pledge_export(settings: Settings, args: argparse.Namespace) -> int:
@@ -133,8 +145,24 @@ async def run_pledge_export(settings: Settings, args: argparse.Namespace) -> int
     finally:
         await db.dispose()
     path = Path(args.out or ("ikrar-ringkasan.csv" if args.summary else "ikrar.csv"))
-    path.write_bytes(to_csv(rows, PLEDGE_SUMMARY_COLUMNS if args.summary else PLEDGE_COLUMNS))
-    print(f"{len(rows)} rows written to {path}.")
+    return written(path, to_csv(rows, PLEDGE_SUMMARY_COLUMNS if args.summary else PLEDGE_COLUMNS), len(rows))
+
+
+def written(path: Path, content: bytes, count: int) -> int:
+    """Write an export to a temporary file beside `path`, then rename it: a reader never sees half a file,
+    and a failure leaves no file (and any earlier one as it was). 1, with one sentence, when it cannot."""
+    temporary: Path | None = None
+    try:
+        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False) as out:
+            temporary = Path(out.name)
+            out.write(content)
+        os.replace(temporary, path)
+    except OSError as exc:
+        if temporary is not None:
+            temporary.unlink(missing_ok=True)
+        print(f"Cannot write {path}: {exc.strerror or exc}.", file=sys.stderr)
+        return 1
+    print(f"{count} rows written to {path}.")
     return 0
 
 
@@ -159,7 +187,7 @@ async def run_catalog_import(settings: Settings, args: argparse.Namespace) -> in
                 await audit(session, None, "catalog_import", "applied" if planned.ok else "refused", utcnow(),
                             target=args.file.name, **counts)
     except CatalogError as exc:
-        print(f"{args.file}: {exc}\nNothing written.", file=sys.stderr)
+        print(f"{args.file}: {exc} Nothing written.", file=sys.stderr)
         return 1
     finally:
         await db.dispose()
@@ -176,13 +204,8 @@ async def run_catalog_import(settings: Settings, args: argparse.Namespace) -> in
 
 
 def upgrade(database_url: str) -> int:
-    """`alembic upgrade head` on the configured database."""
-    from alembic import command
-    from alembic.config import Config
-
-    config = Config(str(ALEMBIC_INI))
-    config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
-    command.upgrade(config, "head")
+    """`alembic upgrade head` on the configured database (SchemaError when it cannot be reached)."""
+    schema.upgrade(database_url)
     return 0
 
 

@@ -32,7 +32,7 @@ def test_a_malformed_setting_is_one_clear_sentence(
     monkeypatch.setenv(name, value)
     with pytest.raises(SettingsError, match=sentence):
         load_settings()
-    assert cli.main(["run"]) == 2
+    assert cli.main(["run"]) == 1
     err = capsys.readouterr().err.strip()
     assert err.startswith(sentence) and err.count("\n") == 0
 

@@ -180,11 +180,13 @@ class ScopeError(ValueError):
 async def resolve_scope(session: AsyncSession, spec: str) -> Scope:
     """`all`, `kota:Jakarta Pusat`, `kelurahan:Kebon Melati` or `rw:Kebon Melati:12` → RW ids (None = all)."""
     kind, _, place = spec.partition(":")
-    if kind == "all":
+    if spec == "all":
         return None
     if kind == "rw":
         name, _, number = place.rpartition(":")
-        statement = select(RW.id).join(Kelurahan).where(Kelurahan.name.ilike(name.strip()), RW.number == int(number or 0))
+        if not name.strip() or not number.strip().isdigit() or len(number.strip()) > 3:
+            raise ScopeError(f"Scope {spec!r} is not rw:KELURAHAN:NUMBER, e.g. rw:Kebon Melati:12.")
+        statement = select(RW.id).join(Kelurahan).where(Kelurahan.name.ilike(name.strip()), RW.number == int(number))
     elif kind == "kelurahan":
         statement = select(RW.id).join(Kelurahan).where(Kelurahan.name.ilike(place.strip()))
     elif kind == "kota":
@@ -193,6 +195,9 @@ async def resolve_scope(session: AsyncSession, spec: str) -> Scope:
         )
     else:
         raise ScopeError(f"Scope {spec!r} is not all, kota:NAME, kelurahan:NAME or rw:KELURAHAN:NUMBER.")
+    if not place.strip():
+        example = "Jakarta Pusat" if kind == "kota" else "Kebon Melati"
+        raise ScopeError(f"Scope {spec!r} names no place, e.g. {kind}:{example}.")
     rw_ids = set((await session.execute(statement)).scalars())
     if not rw_ids:
         raise ScopeError(f"Scope {spec!r} has no RW with residents or deposits.")
