@@ -67,14 +67,14 @@ async def test_a_poller_killed_before_committing_handles_each_update_exactly_onc
     stalling = Stalling(app.engine, stall_on=str(ids[2]))
     stop = asyncio.Event()
     first = asyncio.create_task(run_poller(app, stalling, stop))
-    await asyncio.wait_for(stalling.stalled.wait(), 10)
+    await asyncio.wait_for(stalling.stalled.wait(), 30)
     first.cancel()  # the process dies mid-transaction: nothing of update 3 was committed
     await asyncio.gather(first, return_exceptions=True)
     assert fake.confirmed_update_id < ids[2]
 
     stop = asyncio.Event()
     second = asyncio.create_task(run_poller(app, app.engine, stop))
-    await fake.wait_for_async(lambda: fake.confirmed_update_id >= ids[-1], timeout=10)
+    await fake.wait_for_async(lambda: fake.confirmed_update_id >= ids[-1], timeout=30)
     await settled(app)
     stop.set()
     await second
@@ -90,11 +90,11 @@ async def test_a_redelivered_update_is_processed_once(app: App, fake: FakeBotAPI
     stop = asyncio.Event()
     task = asyncio.create_task(run_poller(app, app.engine, stop))
     update_id = fake.push_update(fake.message_update(901, "/start"))
-    await fake.wait_for_async(lambda: fake.confirmed_update_id >= update_id, timeout=10)
+    await fake.wait_for_async(lambda: fake.confirmed_update_id >= update_id, timeout=30)
     await settled(app)
     fake.redeliver(update_id)
     later = fake.push_update(fake.message_update(902, "/start"))
-    await fake.wait_for_async(lambda: fake.confirmed_update_id >= later, timeout=10)
+    await fake.wait_for_async(lambda: fake.confirmed_update_id >= later, timeout=30)
     await settled(app)
     stop.set()
     await task
@@ -120,7 +120,7 @@ async def test_a_sender_killed_mid_batch_loses_nothing_and_repeats_at_most_one_b
         first.lease_seconds = 1.0
         stop = asyncio.Event()
         task = asyncio.create_task(first.run(stop))
-        await fake.wait_for_async(lambda: len(fake.delivered) >= 40, timeout=10)
+        await fake.wait_for_async(lambda: len(fake.delivered) >= 40, timeout=30)
         task.cancel()  # killed: its leased rows stay leased until the lease runs out
         await asyncio.gather(task, return_exceptions=True)
         second = app.sender([TelegramTransport(bot)])

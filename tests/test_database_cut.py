@@ -143,7 +143,7 @@ async def replies_to(db: Database, user_id: int) -> list[str]:
         return [Reply.from_body(body).text for body in rows.scalars()]
 
 
-async def when(condition: Callable[[], bool], timeout: float = 20.0) -> None:
+async def when(condition: Callable[[], bool], timeout: float = 30.0) -> None:
     async def wait() -> None:
         while not condition():
             await asyncio.sleep(0.005)
@@ -173,7 +173,7 @@ async def send_the_rest(worker: Sender, db: Database) -> None:
             if not await worker.drain_once():
                 await asyncio.sleep(0.05)
 
-    await asyncio.wait_for(until_sent(), 20)
+    await asyncio.wait_for(until_sent(), 30)
 
 
 @dataclass

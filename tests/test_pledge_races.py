@@ -45,7 +45,7 @@ class Rendezvous:
         self.done: set[int] = set()
         self.waited_for_lock = False  # some session was seen blocked on a lock at the rendezvous
 
-    async def meet(self, session: AsyncSession, index: int, timeout: float = 10.0) -> None:
+    async def meet(self, session: AsyncSession, index: int, timeout: float = 30.0) -> None:
         self.read.add(index)
         deadline = asyncio.get_running_loop().time() + timeout
         while True:

@@ -163,7 +163,7 @@ def meet_before_claiming(database_url: str, monkeypatch: pytest.MonkeyPatch) -> 
 
     async def meeting(*args: object, **kwargs: object) -> list[Person]:
         people = await read(*args, **kwargs)  # type: ignore[arg-type]
-        await asyncio.wait_for(barrier.wait(), 10)
+        await asyncio.wait_for(barrier.wait(), 30)
         met.append(len(people))
         return people
 

@@ -26,11 +26,11 @@ def test_ksbb_run_answers_on_telegram_and_stops_cleanly(database_url: str, fake:
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         fake.push_update(fake.message_update(321, "/start"))
-        fake.wait_for(lambda: len(fake.sent_to(321)) == 2, timeout=20)
+        fake.wait_for(lambda: len(fake.sent_to(321)) == 2, timeout=30)
         assert fake.sent_to(321)[0].text.startswith("Selamat datang di KSBB Bot")
         assert fake.calls["setMyCommands"] == 2
     finally:
         process.send_signal(signal.SIGTERM)
-        _out, err = process.communicate(timeout=20)
+        _out, err = process.communicate(timeout=30)
     assert process.returncode == 0, err
     assert TOKEN not in err and "CancelledError" not in err

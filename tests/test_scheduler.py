@@ -62,12 +62,12 @@ async def test_only_one_scheduler_runs_and_a_second_takes_over_when_it_stops(dat
     second = Scheduler(second_db, [duty("second")], interval=0.1, lock_retry=0.05)
     stop_first, stop_second = asyncio.Event(), asyncio.Event()
     running = [asyncio.create_task(first.run(stop_first))]
-    await asyncio.wait_for(first.holding.wait(), 5)
+    await asyncio.wait_for(first.holding.wait(), 30)
     running.append(asyncio.create_task(second.run(stop_second)))
     await asyncio.sleep(0.5)
     assert "first" in ticks and "second" not in ticks and not second.holding.is_set()
     stop_first.set()
-    await asyncio.wait_for(second.holding.wait(), 5)
+    await asyncio.wait_for(second.holding.wait(), 30)
     await asyncio.sleep(0.3)
     assert "second" in ticks
     stop_second.set()

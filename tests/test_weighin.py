@@ -12,7 +12,8 @@ from datetime import date, timedelta
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.engine import Engine
 from handlers.coordinator.weighin_line import Who, parse_line
@@ -45,6 +46,7 @@ from tests.support import Direct
 KEBON_MELATI = "31.71.07.1005"
 SITI_PHONE = "+6281234567890"
 SAMPLE = "Bank Sampah Unit Melati Bersih (CONTOH)"
+HANG_GUARD = 30  # seconds: only stops a hung test, never a measure of speed
 
 
 def t(key: str, **values: object) -> str:
@@ -311,11 +313,28 @@ async def test_two_coordinators_cannot_approve_the_same_report_twice(db: Databas
 
 
 async def approve_in_parallel(db: Database, report_id: int, lock: bool) -> int:
-    """Two sessions read the report and approve it at once; returns how many credited."""
-    barrier = asyncio.Barrier(2)
+    """Two sessions read the report and approve it at once; returns how many credited. Before writing, each
+    waits until the other has read too or, on PostgreSQL, is blocked on the lock (pg_locks shows it), so
+    neither goes on alone because the machine was slow; SQLite serialises writers, so there it goes on."""
+    pids: dict[int, int] = {}
+    read: set[int] = set()
 
-    async def approver() -> bool:
+    async def meet(session: AsyncSession, me: int) -> None:
+        read.add(me)
+        other = 1 - me
+        async with asyncio.timeout(HANG_GUARD):
+            while other not in read and not db.is_sqlite:
+                if other in pids:
+                    waiting = text("SELECT EXISTS (SELECT FROM pg_locks WHERE NOT granted AND pid = :pid)")
+                    blocked = await session.execute(waiting, {"pid": pids[other]})
+                    if blocked.scalar_one():
+                        return  # the lock holder goes on alone
+                await asyncio.sleep(0.001)
+
+    async def approver(me: int) -> bool:
         async with db.transaction() as session:
+            if not db.is_sqlite:
+                pids[me] = (await session.execute(text("SELECT pg_backend_pid()"))).scalar_one()
             if lock:
                 report = await weighin.lock_pending(session, report_id)
             else:
@@ -323,16 +342,13 @@ async def approve_in_parallel(db: Database, report_id: int, lock: bool) -> int:
                 report = report if report and report.status == "reported" else None
                 if report is not None:
                     await session.refresh(report, ["items"])
-            try:
-                await asyncio.wait_for(barrier.wait(), timeout=0.5)  # the lock holder goes on alone
-            except TimeoutError:
-                pass
+            await meet(session, me)
             if report is None:
                 return False
             await weighin.approve(session, report, grams={}, prices={"plastik_pet": 3000}, by=report.person_id or 0, now=utcnow())
             return True
 
-    return sum(await asyncio.gather(approver(), approver()))
+    return sum(await asyncio.gather(approver(0), approver(1)))
 
 
 async def test_parallel_approvals_credit_once_and_the_lock_is_what_prevents_the_race(db: Database, world: World) -> None:

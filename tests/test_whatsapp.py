@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-import time
 from collections.abc import AsyncIterator
 
 import httpx
@@ -35,6 +34,7 @@ from tests.fakes.twilio_api import ACCOUNT_SID, AUTH_TOKEN, FakeTwilioAPI
 
 SID, TOKEN, OURS = ACCOUNT_SID, AUTH_TOKEN, "+6281100000000"  # the shared fake's (tests/conftest.py)
 PUBLIC = "https://ksbb.example.org"
+HANG_GUARD = 30  # seconds: only stops a hung test, never a measure of speed
 _sids = itertools.count(1)
 
 
@@ -289,17 +289,18 @@ async def test_a_burst_goes_out_at_once_through_the_transports_own_threads_and_c
 ) -> None:
     """As many sends as the transport has workers overlap fully: none waits for asyncio's default executor
     (a few threads on a small machine) and every connection is kept for the next burst (requests keeps 10
-    per host unless told more, and drops the others)."""
-    twilio_api.latency = 0.5
+    per host unless told more, and drops the others). The fake answers no send until all 24 are in
+    flight at once: a transport with fewer threads is never answered, and the hang guard fails it."""
+    twilio_api.hold_until = 24
     transport = WhatsAppTransport(make_client(SID, TOKEN, twilio_api.base_url), OURS, workers=24)
     try:
         for _ in range(2):
-            started = time.monotonic()
             with caplog.at_level(logging.WARNING, logger="urllib3.connectionpool"):
-                await asyncio.gather(*(transport.send(f"+62812345{n:05}", Reply("halo")) for n in range(24)))
-            assert time.monotonic() - started < 1.2  # one latency, not four (6 threads)
+                sends = (transport.send(f"+62812345{n:05}", Reply("halo")) for n in range(24))
+                await asyncio.wait_for(asyncio.gather(*sends), HANG_GUARD)
     finally:
-        twilio_api.latency = 0.0
+        twilio_api.hold_until = None
         transport.close()
+    assert twilio_api.max_in_flight == 24
     assert len(twilio_api.delivered) == 48
     assert not [record for record in caplog.records if "pool is full" in record.getMessage()]

@@ -134,7 +134,7 @@ class TelegramChat:
         """Send a message or press a button, wait until it is handled and answered; the reply texts."""
         before = len(self.fake.sent_to(self.user_id))
         update_id = self.fake.push_update(telegram_update(self.fake, self.user_id, action))
-        await self.fake.wait_for_async(lambda: self.fake.confirmed_update_id >= update_id, timeout=10)
+        await self.fake.wait_for_async(lambda: self.fake.confirmed_update_id >= update_id, timeout=30)
         await self.settled()
         return [call.text or "" for call in self.fake.sent_to(self.user_id)[before:]]
 
@@ -142,7 +142,7 @@ class TelegramChat:
         """The callback data of the button with this label in the latest keyboard (None: a reply keyboard)."""
         return latest_button(self.fake, self.user_id, label)
 
-    async def settled(self, timeout: float = 10) -> None:
+    async def settled(self, timeout: float = 30) -> None:
         """Wait until no Telegram outbox row is pending (rows for other channels are not ours to send)."""
         await settled(self.app.db, TelegramTransport.channel, timeout)
 
@@ -155,7 +155,7 @@ async def telegram_turns(fake: FakeBotAPI, app: App, user_id: int, transcript: T
 # --- Shared by the channels ------------------------------------------------------------------------
 
 
-async def settled(db: Database, channel: str, timeout: float = 10) -> None:
+async def settled(db: Database, channel: str, timeout: float = 30) -> None:
     """Wait until no outbox row of this channel is pending (all replies and notifications went out)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout

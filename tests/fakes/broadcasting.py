@@ -103,13 +103,13 @@ class BotProcesses:
         process.wait()
 
     def stop(self) -> None:
-        """SIGTERM every process still running (SIGKILL after 15 s) and close the logs."""
+        """SIGTERM every process still running (SIGKILL after 30 s) and close the logs."""
         for process in self.processes:
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)
         for process in self.processes:
             try:
-                process.wait(timeout=15)
+                process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()

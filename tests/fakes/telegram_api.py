@@ -302,6 +302,7 @@ class FakeBotAPI(Waiting):
                                "supports_inline_queries": False}
         self.port = 0
         self._lock = threading.RLock()
+        self._in_flight = 0
         self.reset()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
@@ -351,7 +352,7 @@ class FakeBotAPI(Waiting):
         self._thread = threading.Thread(target=self._serve, args=(sock,), daemon=True,
                                         name=f"FakeBotAPI:{self.port}")
         self._thread.start()
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 30  # a hang guard: uvicorn did not start
         while not self._server.started:
             if not self._thread.is_alive() or time.monotonic() > deadline:
                 raise RuntimeError("FakeBotAPI did not start")
@@ -362,7 +363,7 @@ class FakeBotAPI(Waiting):
         """Shut the server down and join its thread."""
         if self._server is not None and self._thread is not None:
             self._server.should_exit = True
-            self._thread.join(timeout=10)
+            self._thread.join(timeout=30)
         self._server = self._thread = None
 
     def __enter__(self) -> FakeBotAPI:
@@ -409,6 +410,9 @@ class FakeBotAPI(Waiting):
             self.tokens_seen: set[str] = set()
             self.count_429 = 0
             self.count_403 = 0
+            self.max_in_flight = self._in_flight  # most calls (getUpdates aside) being answered at once
+            self._hold_expected: int | None = None
+            self.sends_arrived = 0  # sends that reached the hold (counted while hold_each_send_until_the_next is on)
             self.received_offsets: list[int | None] = []
             self.confirmed_update_id = 0
             self.webhook_url = ""
@@ -651,17 +655,42 @@ class FakeBotAPI(Waiting):
         method = request.path_params["method"]
         call = Call(self._canonical.get(method.lower(), method), request.path_params["token"],
                     {}, {})
+        counted = call.method != "getUpdates"
+        with self._lock:
+            self._in_flight += counted
+            self.max_in_flight = max(self.max_in_flight, self._in_flight)
         try:
             call.params, call.files = await read_params(request)
+            if call.method in SEND_METHODS:
+                await self._hold_send()
             if self.latency:
                 await asyncio.sleep(self.latency)
             call.monotonic, call.wall = time.monotonic(), time.time()
             call.result = await self._dispatch(call)
         except ApiError as err:
             call.status, call.error = err.status, err.body()
+        finally:
+            with self._lock:
+                self._in_flight -= counted
         self._record(call)
         return JSONResponse(call.error or {"ok": True, "result": call.result},
                             status_code=call.status)
+
+    def hold_each_send_until_the_next(self, expected: int | None) -> None:
+        """Answer each send only once a later send has arrived (from the `expected`-th on, at once): a
+        client that waits for an answer before its next send is never answered, and its test's hang guard
+        fails it, however loaded the machine. None turns this off; so does reset()."""
+        with self._lock:
+            self._hold_expected, self.sends_arrived = expected, 0
+
+    async def _hold_send(self) -> None:
+        with self._lock:
+            if not self._hold_expected:
+                return
+            self.sends_arrived += 1
+            index = self.sends_arrived
+        while self._hold_expected and self.sends_arrived == index < self._hold_expected:
+            await asyncio.sleep(0.002)
 
     async def _dispatch(self, call: Call) -> Any:
         """Check token, injected failures and limits, then run the method."""

@@ -30,6 +30,7 @@ from tests.fakes.telegram_api import FakeBotAPI, TelegramLimits
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
 
 TOKEN = "123456:TEST-token"
+HANG_GUARD = 30  # seconds: only stops a hung test, never a measure of speed
 KEYBOARD = InlineKeyboardMarkup([[InlineKeyboardButton("Ya", callback_data="yes"),
                                   InlineKeyboardButton("Tidak", callback_data="no")]])
 KEYBOARD_JSON = {"inline_keyboard": [[{"text": "Ya", "callback_data": "yes"},
@@ -120,13 +121,15 @@ async def test_long_poll_waits_and_returns_on_push(fake: FakeBotAPI) -> None:
     fake.max_poll_timeout = 0.3
     async with make_bot(fake) as bot:
         start = time.monotonic()
-        assert await bot.get_updates(timeout=5) == ()
-        assert 0.25 <= time.monotonic() - start < 1.0  # waited, capped at max_poll_timeout
-        fake.max_poll_timeout = 1.0
+        # Asked to wait 60 s, capped at max_poll_timeout: without the cap the hang guard fails the test.
+        assert await asyncio.wait_for(bot.get_updates(timeout=60), HANG_GUARD) == ()
+        assert time.monotonic() - start >= 0.25  # it did wait
+        fake.max_poll_timeout = 60.0
         threading.Timer(0.2, fake.push_update, [fake.message_update(1, "halo")]).start()
         start = time.monotonic()
-        updates = await bot.get_updates(timeout=5)
-        assert 0.15 <= time.monotonic() - start < 0.8
+        # Polling for up to 60 s, it returns on the push: without the wake-up the hang guard fails the test.
+        updates = await asyncio.wait_for(bot.get_updates(timeout=60), HANG_GUARD)
+        assert time.monotonic() - start >= 0.15  # it waited for the push
     assert [u.message.text for u in updates] == ["halo"]
 
 
@@ -257,11 +260,31 @@ async def test_latency_delays_answers_but_requests_overlap() -> None:
         async with make_bot(fake, pool=10) as bot:
             start = time.monotonic()
             await bot.get_me()
-            assert time.monotonic() - start >= 0.2
-            start = time.monotonic()
+            await bot.get_me()
+            assert time.monotonic() - start >= 0.4
+            assert fake.max_in_flight == 1  # one after the other: never two at the fake at once
             await asyncio.gather(*(bot.get_me() for _ in range(10)))
-            elapsed = time.monotonic() - start
-    assert 0.2 <= elapsed < 1.0  # serial would take 2 s
+    # Side by side: answers delayed by the latency while others arrive (serial would stay at 1).
+    assert fake.max_in_flight >= 2
+
+
+@pytest.mark.asyncio
+async def test_a_held_send_is_answered_once_a_later_one_arrives(fake: FakeBotAPI) -> None:
+    fake.hold_each_send_until_the_next(expected=3)
+    async with make_bot(fake, pool=4) as bot:
+        first = asyncio.create_task(bot.send_message(1, "a"))
+        await fake.wait_for_async(lambda: fake.sends_arrived == 1)
+        await asyncio.sleep(0.2)
+        assert not first.done()  # held: no later send yet
+        second = asyncio.create_task(bot.send_message(2, "b"))
+        await asyncio.wait_for(first, HANG_GUARD)  # answered once the second arrived
+        assert not second.done()
+        await asyncio.wait_for(bot.send_message(3, "c"), HANG_GUARD)  # the expected-th goes at once
+        await asyncio.wait_for(second, HANG_GUARD)
+        assert fake.max_in_flight == 2
+        fake.hold_each_send_until_the_next(None)
+        await bot.send_message(4, "d")  # off again
+    assert [call.text for call in fake.sent] == ["a", "c", "b", "d"]  # recorded as answered
 
 
 @pytest.mark.asyncio
@@ -344,7 +367,7 @@ def test_raw_form_json_and_get_requests(fake: FakeBotAPI) -> None:
 
 def test_wait_for_sync_and_timeout(fake: FakeBotAPI) -> None:
     threading.Timer(0.1, fake.push_update, [{"message": {}}]).start()
-    assert fake.wait_for(lambda: fake.pending_update_ids, timeout=2) == [1]
+    assert fake.wait_for(lambda: fake.pending_update_ids, timeout=HANG_GUARD) == [1]
     with pytest.raises(TimeoutError):
         fake.wait_for(lambda: fake.sent, timeout=0.05)
 
@@ -353,6 +376,6 @@ def test_wait_for_sync_and_timeout(fake: FakeBotAPI) -> None:
 async def test_wait_for_async_lets_the_loop_run(fake: FakeBotAPI) -> None:
     async with make_bot(fake) as bot:
         task = asyncio.create_task(bot.send_message(4, "later"))
-        calls = await fake.wait_for_async(lambda: fake.sent_to(4), timeout=2)
+        calls = await fake.wait_for_async(lambda: fake.sent_to(4), timeout=HANG_GUARD)
         await task
     assert calls[0].text == "later"

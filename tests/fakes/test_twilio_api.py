@@ -6,6 +6,7 @@ import json
 import re
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from twilio.base.exceptions import TwilioRestException
@@ -82,7 +83,7 @@ def test_per_sender_limit_answers_429(fake: FakeTwilioAPI) -> None:
     # Another sender has its own window.
     client.messages.create(to=USER, from_="whatsapp:+14155550000", body="other sender")
     assert fake.count_429 == 1 and len(fake.sent_to(USER)) == 4
-    fake.wait_for(lambda: time.monotonic() - fake.delivered[0].time > 1.0, timeout=2)
+    fake.wait_for(lambda: time.monotonic() - fake.delivered[0].time > 1.0, timeout=30)
     client.messages.create(to=USER, from_=SENDER, body="window slid")
     assert fake.max_in_any_window(SENDER) == 3
 
@@ -116,6 +117,24 @@ def test_fail_next(fake: FakeTwilioAPI) -> None:
         assert info.value.status == 503
     client.messages.create(to=USER, from_=SENDER, body="x")
     assert [m.status for m in fake.sent] == [503, 503, 201]
+
+
+def test_hold_until_answers_nothing_until_that_many_are_in_flight(fake: FakeTwilioAPI) -> None:
+    fake.hold_until = 3
+    client = make_client(fake)
+    try:
+        with ThreadPoolExecutor(3) as pool:
+            held = [pool.submit(client.messages.create, to=USER, from_=SENDER, body=f"m{n}") for n in range(2)]
+            fake.wait_for(lambda: fake.max_in_flight == 2)
+            time.sleep(0.2)
+            assert not any(future.done() for future in held)  # two of three: nothing answered
+            held.append(pool.submit(client.messages.create, to=USER, from_=SENDER, body="m2"))
+            assert all(future.result(timeout=30).sid for future in held)
+    finally:
+        fake.hold_until = None
+    assert fake.max_in_flight == 3 and len(fake.delivered) == 3
+    client.messages.create(to=USER, from_=SENDER, body="off again")
+    assert fake.max_in_flight == 3 and len(fake.delivered) == 4
 
 
 def test_latency(fake: FakeTwilioAPI) -> None:

@@ -140,6 +140,7 @@ class FakeTwilioAPI(Waiting):
         self._lock = threading.RLock()
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
+        self._in_flight = 0
         self.reset()
 
     @property
@@ -160,6 +161,9 @@ class FakeTwilioAPI(Waiting):
             self._opted_out: set[str] = set()
             self.limit = SenderLimit(self.limit.per_second)
             self.count_429 = 0
+            self.max_in_flight = self._in_flight  # most message creations being answered at once
+            self.hold_until: int | None = None  # answer no creation until this many are in flight at once
+            self._held, self._batch = 0, 0
 
     # ----- lifecycle -------------------------------------------------------------------------
 
@@ -182,7 +186,7 @@ class FakeTwilioAPI(Waiting):
         self._thread = threading.Thread(target=lambda: asyncio.run(
             self._server.serve(sockets=[sock])), daemon=True, name=f"FakeTwilioAPI:{self.port}")
         self._thread.start()
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 30  # a hang guard: uvicorn did not start
         while not self._server.started:
             if not self._thread.is_alive() or time.monotonic() > deadline:
                 raise RuntimeError("FakeTwilioAPI did not start")
@@ -193,7 +197,7 @@ class FakeTwilioAPI(Waiting):
         """Shut the server down and join its thread."""
         if self._server is not None and self._thread is not None:
             self._server.should_exit = True
-            self._thread.join(timeout=10)
+            self._thread.join(timeout=30)
         self._server = self._thread = None
 
     def __enter__(self) -> Self:
@@ -250,6 +254,30 @@ class FakeTwilioAPI(Waiting):
 
     async def _create(self, request: Request) -> Response:
         """POST .../Accounts/{AccountSid}/Messages.json."""
+        with self._lock:
+            self._in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self._in_flight)
+        try:
+            await self._hold()
+            return await self._answer_create(request)
+        finally:
+            with self._lock:
+                self._in_flight -= 1
+
+    async def _hold(self) -> None:
+        """With `hold_until` set, keep requests until that many have arrived, then answer them together:
+        a client that cannot have that many requests out at once is never answered (its test's hang
+        guard fails it), whatever the machine's load."""
+        with self._lock:
+            if not self.hold_until:
+                return
+            batch, self._held = self._batch, self._held + 1
+            if self._held >= self.hold_until:
+                self._held, self._batch = 0, self._batch + 1
+        while self.hold_until and self._batch == batch:
+            await asyncio.sleep(0.002)
+
+    async def _answer_create(self, request: Request) -> Response:
         async with request.form() as form:
             params = {k: v for k, v in form.items() if isinstance(v, str)}
         if self.latency:

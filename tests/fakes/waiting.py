@@ -24,8 +24,8 @@ def max_in_any_window(times: Iterable[float], seconds: float = 1.0) -> int:
 class Waiting:
     """wait_for / wait_for_async for a fake whose records change in another thread."""
 
-    def wait_for(self, predicate: Callable[[], T], timeout: float = 5.0, interval: float = 0.01) -> T:
-        """Block until predicate() is truthy and return it; TimeoutError after `timeout`."""
+    def wait_for(self, predicate: Callable[[], T], timeout: float = 30.0, interval: float = 0.01) -> T:
+        """Block until predicate() is truthy and return it; TimeoutError after `timeout` (a hang guard)."""
         deadline = time.monotonic() + timeout
         while not (result := predicate()):
             if time.monotonic() > deadline:
@@ -33,7 +33,7 @@ class Waiting:
             time.sleep(interval)
         return result
 
-    async def wait_for_async(self, predicate: Callable[[], T], timeout: float = 5.0, interval: float = 0.01) -> T:
+    async def wait_for_async(self, predicate: Callable[[], T], timeout: float = 30.0, interval: float = 0.01) -> T:
         """Like wait_for, but sleeps with asyncio so the caller's loop keeps running."""
         deadline = time.monotonic() + timeout
         while not (result := predicate()):
