@@ -69,6 +69,8 @@ def build_dialog(idle_after: timedelta, terms: Terms | None = None, templates: T
             "resume": optout.resume,
             "timbang": weighin.command,
             "periksa": verify.command,
+            "erase": profile.erase,
+            "hapus": profile.erase,
         },
         help_footer=info.contact_line,
         terms=terms,

@@ -6,7 +6,6 @@ from __future__ import annotations
 from enum import StrEnum
 
 from handlers import registration
-from handlers.collaborator.signup import is_collaborator
 from handlers.dialog.machine import CHOICE_ONLY, LANGUAGE, MENU, Context, Step
 from handlers.messages import CONTACT_REQUEST, Inbound, Kind
 from handlers.text.formatting import rupiah
@@ -38,8 +37,14 @@ LINK_CHOICES = ((CONTACT_REQUEST, N_("profile.link_share")), ("link:cancel", N_(
 
 
 async def has_profile(ctx: Context) -> bool:
-    """Residents and collaborators: people who gave the bot personal data (and may erase it)."""
-    return registration.is_resident(ctx.person) or await is_collaborator(ctx)
+    """Everyone who consented: residents, collaborators, coordinators, anyone who gave the bot personal
+    data, so that everyone can erase it."""
+    return ctx.person.consent_at is not None
+
+
+async def erase(ctx: Context, _arg: str) -> str:
+    """`HAPUS DATA` (or `/hapus`) from anywhere: straight to the question whether to erase."""
+    return State.ERASE
 
 
 async def ask_profile(ctx: Context) -> None:

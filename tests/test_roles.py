@@ -183,6 +183,24 @@ def test_the_admin_cli_creates_the_first_admin_and_prints_single_use_codes(
     assert "needs at least one --rw" in err and "names 0 kelurahan" in err and "Nobody with the identity" in err
 
 
+async def test_a_coordinator_who_is_not_a_resident_can_still_erase_their_data(db: Database) -> None:
+    """Consent through `/kode` and a role, no RW: the profile with "Hapus data saya" is in the menu, and
+    `HAPUS DATA` asks the same question from anywhere."""
+    code = await invite(db)
+    chat = Direct(Engine(db, build_dialog(timedelta(minutes=30)), "test", "id", 5.0), db, user="rina")
+    for message in (f"/kode {code}", "Setuju"):
+        await chat.send(message)
+    [_granted, menu] = await chat.send("Rina Marlina")
+    assert t("menu.profile") in [choice.label for choice in menu.choices]
+    [profile] = await chat.send(t("menu.profile"))
+    assert t("profile.erase") in [choice.label for choice in profile.choices]
+    assert (await chat.texts("HAPUS DATA"))[-1] == t("profile.ask_erase")
+    await chat.send(t("profile.erase_yes"))
+    async with db.transaction() as session:
+        assert (await session.execute(select(Person))).scalars().all() == []
+        assert (await session.execute(select(RoleGrant))).scalars().all() == []
+
+
 async def test_an_admin_made_on_the_command_line_is_never_purged(db: Database) -> None:
     """The operator attests consent with the notice in force, so the 48-hour purge of people who never
     consented leaves the admin (and the role) in place."""

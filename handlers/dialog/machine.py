@@ -34,6 +34,9 @@ _COMMANDS = {
     "mulai": "start",
     "berhenti": "stop",
     "stop": "stop",
+    "hapus data": "erase",  # `/hapus` and `/erase` reach the same command
+    "hapus data saya": "erase",
+    "delete my data": "erase",
 }
 _RESUME = "mulai"  # resubscribes someone who opted out; otherwise `/mulai` is `/start` and `MULAI` plain text
 _COMMAND = re.compile(r"^/(?P<name>[A-Za-z_]+)(?:@\w+)?(?:\s+(?P<arg>.*))?$", re.DOTALL)
