@@ -68,15 +68,9 @@ Action = tuple[str, str]  # ("text", text) | ("tap", callback data) | ("photo", 
 def migrate(url: str) -> None:
     """`ksbb db upgrade` on the database (reference data and the sample catalog come with it), in this
     process and without Alembic's logging set-up."""
-    from alembic import command
-    from alembic.config import Config
+    from storage.schema import upgrade
 
-    from bot.cli import ALEMBIC_INI
-
-    config = Config(str(ALEMBIC_INI))
-    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
-    config.attributes["configure_logging"] = False
-    command.upgrade(config, "head")
+    upgrade(url, quiet=True)
 
 
 @dataclass(frozen=True)

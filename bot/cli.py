@@ -17,7 +17,6 @@ from bot.settings import Settings, SettingsError, load_settings
 from storage import schema
 from storage.db import Database
 
-ALEMBIC_INI = schema.ALEMBIC_INI
 # Commands that use the database's tables: its schema is checked first (the embedded default is migrated).
 NEEDS_SCHEMA = ("run", "chat", "worker", "web", "admin", "export", "catalog")
 

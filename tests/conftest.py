@@ -16,13 +16,13 @@ from pydantic import SecretStr
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from bot.cli import upgrade
 from bot.engine import Engine
 from bot.logs import install as install_log_scrubbing
 from bot.logs import quiet_libraries
 from bot.settings import Settings
 from handlers import build_dialog
 from storage.db import Database
+from storage.schema import upgrade
 from tests.fakes.telegram_api import FakeBotAPI
 from tests.fakes.twilio_api import FakeTwilioAPI
 

@@ -12,9 +12,9 @@ from alembic.script import ScriptDirectory
 from pytest_socket import SocketConnectBlockedError
 from sqlalchemy import create_engine
 
-from bot.cli import ALEMBIC_INI
 from storage.db import sync_url
 from storage.models import Base
+from storage.schema import ALEMBIC_INI
 
 
 def test_sockets_to_anything_but_localhost_are_blocked() -> None:
