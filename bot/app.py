@@ -86,19 +86,12 @@ class App:
 
         return make_bot(self.settings.telegram_bot_token.get_secret_value(), self.settings.telegram_api_base_url)
 
-    async def run_chat(self, user: str, with_scheduler: bool = False) -> None:
-        """The local chat on this terminal (`ksbb chat`); with the scheduler, everything `ksbb run` runs."""
-        if with_scheduler:
-            await self.run(user)
-            return
+    async def run_chat(self, user: str) -> None:
+        """`ksbb chat`: the local chat on this terminal, nothing else."""
         try:
             await chat(self.engine, self.sender([self._terminal()]), user, sys.stdin, sys.stdout)
         finally:
             await self.db.dispose()
-
-    async def run_telegram(self) -> None:
-        """`ksbb run` with a Telegram token."""
-        await self.run()
 
     async def run(self, user: str | None = None, stop: asyncio.Event | None = None) -> None:
         """`ksbb run` (what `make run` starts), in one asyncio loop: Telegram polling with a token, otherwise

@@ -90,11 +90,11 @@ def main(argv: list[str] | None = None) -> int:
             print(exc, file=sys.stderr)
             return 1
         return 0
-    if chatting:
-        user = getattr(args, "user", None) or getpass.getuser() or "warga"
-        asyncio.run(app.run_chat(user, with_scheduler=args.command == "run"))
-    elif args.command == "run":
-        asyncio.run(app.run_telegram())
+    user = (getattr(args, "user", None) or getpass.getuser() or "warga") if chatting else None
+    if args.command == "run":
+        asyncio.run(app.run(user))
+    elif args.command == "chat":
+        asyncio.run(app.run_chat(user or "warga"))
     else:
         asyncio.run(app.run_worker())
     return 0

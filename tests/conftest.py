@@ -182,6 +182,20 @@ async def count(db: Database, sql: str, **params: object) -> int:
 TOKEN = "123456:TEST-token-0123456789abcdefghijklmnop"
 
 
+def telegram_env(database_url: str, fake: FakeBotAPI, **more: str) -> dict[str, str]:
+    """The environment of a `ksbb` process talking to the fake Bot API at the fake's limits."""
+    return {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "TELEGRAM_BOT_TOKEN": TOKEN,
+        "TELEGRAM_API_BASE_URL": fake.base_url,
+        "TELEGRAM_GLOBAL_PER_SECOND": "300",
+        "TELEGRAM_CHAT_BURST": "10",
+        "TELEGRAM_CHAT_PER_SECOND": "100",
+        **more,
+    }
+
+
 @pytest.fixture(scope="session")
 def fake_api() -> Iterator[FakeBotAPI]:
     """One fake Bot API for the run, limits matching the `settings` fixture."""

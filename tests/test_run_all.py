@@ -5,7 +5,6 @@ as a subprocess of the installed `ksbb` against the fake Bot API and the fake Tw
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import socket
 import subprocess
@@ -22,7 +21,7 @@ from storage import outbox
 from storage.db import Database
 from storage.outbox import Priority
 from storage.types import utcnow
-from tests.conftest import ROOT, TOKEN
+from tests.conftest import ROOT, TOKEN, telegram_env
 from tests.fakes.telegram_api import FakeBotAPI
 from tests.fakes.twilio_api import ACCOUNT_SID, AUTH_TOKEN, FakeTwilioAPI
 
@@ -66,22 +65,10 @@ async def test_ksbb_run_answers_whatsapp_and_sends_what_the_bot_starts_there(
     database_url: str, fake: FakeBotAPI, twilio_api: FakeTwilioAPI
 ) -> None:
     port = free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "TELEGRAM_BOT_TOKEN": TOKEN,
-        "TELEGRAM_API_BASE_URL": fake.base_url,
-        "TELEGRAM_GLOBAL_PER_SECOND": "300",
-        "TELEGRAM_CHAT_BURST": "10",
-        "TELEGRAM_CHAT_PER_SECOND": "100",
-        "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
-        "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
-        "TWILIO_WHATSAPP_FROM": OURS,
-        "TWILIO_API_BASE_URL": twilio_api.base_url,
-        "PUBLIC_BASE_URL": PUBLIC,
-        "PORT": str(port),
-        "SENDER_IDLE_SECONDS": "0.05",
-    }
+    env = telegram_env(
+        database_url, fake, TWILIO_ACCOUNT_SID=ACCOUNT_SID, TWILIO_AUTH_TOKEN=AUTH_TOKEN, TWILIO_WHATSAPP_FROM=OURS,
+        TWILIO_API_BASE_URL=twilio_api.base_url, PUBLIC_BASE_URL=PUBLIC, PORT=str(port), SENDER_IDLE_SECONDS="0.05",
+    )
     process = subprocess.Popen([*ksbb(), "run"], env=env, cwd=ROOT, stdin=subprocess.DEVNULL,  # noqa: ASYNC220
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     db = Database(database_url)

@@ -3,25 +3,16 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
 
-from tests.conftest import ROOT, TOKEN
+from tests.conftest import ROOT, TOKEN, telegram_env
 from tests.fakes.telegram_api import FakeBotAPI
 
 
 def test_ksbb_run_answers_on_telegram_and_stops_cleanly(database_url: str, fake: FakeBotAPI) -> None:
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "TELEGRAM_BOT_TOKEN": TOKEN,
-        "TELEGRAM_API_BASE_URL": fake.base_url,
-        "TELEGRAM_GLOBAL_PER_SECOND": "300",
-        "TELEGRAM_CHAT_BURST": "10",
-        "TELEGRAM_CHAT_PER_SECOND": "100",
-    }
+    env = telegram_env(database_url, fake)
     process = subprocess.Popen([sys.executable, "-m", "bot.cli", "run"], env=env, cwd=ROOT,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
